@@ -1,0 +1,37 @@
+{
+    "name": "Phone",
+    "summary": "Call accounting: every PBX call logged, matched to clients, "
+    "coloured by status, long calls reviewed",
+    "version": "19.0.1.0.0",
+    "category": "Productivity/Phone",
+    "author": "phone_call_accounting developers",
+    "website": "https://github.com/phone-call-accounting/phone_call_accounting",
+    "license": "LGPL-3",
+    "application": True,
+    "depends": ["mail", "contacts", "phone_validation"],
+    "external_dependencies": {"python": ["phonenumbers"]},
+    "data": [
+        "security/phone_security.xml",
+        "security/ir.model.access.csv",
+        "data/mail_activity_type_data.xml",
+        "data/phone_client_type_data.xml",
+        "data/phone_call_picture_data.xml",
+        "data/ir_cron_data.xml",
+        "views/phone_call_views.xml",
+        "views/phone_client_type_views.xml",
+        "views/phone_call_picture_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_users_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/phone_menus.xml",
+    ],
+    "demo": [
+        "demo/phone_call_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "phone_call_accounting/static/tests/tours/**/*",
+        ],
+    },
+    "installable": True,
+}

@@ -1,0 +1,397 @@
+import logging
+from zoneinfo import ZoneInfo
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from ..pbx import demo, numbers
+from ..pbx.ingest import InvalidCall, clean_call, client_number_of
+
+_logger = logging.getLogger(__name__)
+
+DIRECTIONS = [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")]
+STATUSES = [
+    ("answered", "Answered"),
+    ("missed", "Missed"),
+    ("busy", "Busy"),
+    ("failed", "Failed"),
+    ("unknown", "Unknown"),
+]
+DEFAULT_SOURCE = "api"
+# Context that keeps batch inserts from writing a chatter message per record.
+QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
+
+
+class PhoneCall(models.Model):
+    _name = "phone.call"
+    _description = "Phone Call"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "call_start desc, id desc"
+    _check_company_auto = True
+
+    source = fields.Char(
+        required=True,
+        default=DEFAULT_SOURCE,
+        readonly=True,
+        help="Where the call came from; with the external id it identifies the call.",
+    )
+    external_id = fields.Char(string="PBX Call ID", required=True, readonly=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    call_start = fields.Datetime(string="Started", required=True, index=True, readonly=True)
+    call_end = fields.Datetime(string="Ended", readonly=True)
+    call_date = fields.Date(
+        compute="_compute_call_date",
+        store=True,
+        index=True,
+        help="Day of the call in the company's time zone.",
+    )
+    call_time = fields.Float(
+        compute="_compute_call_date",
+        store=True,
+        aggregator=False,
+        help="Time of day of the call in the company's time zone.",
+    )
+    direction = fields.Selection(DIRECTIONS, required=True, index=True, readonly=True)
+    status = fields.Selection(STATUSES, required=True, index=True, readonly=True)
+    from_number = fields.Char(readonly=True)
+    to_number = fields.Char(readonly=True)
+    client_number = fields.Char(
+        index="btree_not_null",
+        readonly=True,
+        help="The outside party's number in E.164 form: the caller of an incoming "
+        "call, the callee of an outgoing one.",
+    )
+    partner_id = fields.Many2one(
+        "res.partner", string="Client", index="btree_not_null", ondelete="set null"
+    )
+    client_type_id = fields.Many2one(
+        "phone.client.type",
+        string="Client Type",
+        index="btree_not_null",
+        ondelete="set null",
+        help="The client's type when the call was registered.",
+    )
+    extension = fields.Char(readonly=True, help="The extension that answered, or that called out.")
+    user_id = fields.Many2one(
+        "res.users",
+        string="Employee",
+        index="btree_not_null",
+        help="The user whose extension answered or called.",
+    )
+    forwarded = fields.Boolean(
+        readonly=True, help="Another extension than the one rung first took the call."
+    )
+    first_extension = fields.Char(readonly=True, help="The extension that rang first.")
+    transferred = fields.Boolean(readonly=True)
+    ring_duration = fields.Integer(
+        string="Ring Time (s)", aggregator="sum", readonly=True, help="Seconds from ring to answer."
+    )
+    duration = fields.Integer(
+        string="Talk Time (s)", aggregator="sum", readonly=True, help="Seconds of conversation."
+    )
+    duration_hours = fields.Float(
+        string="Duration",
+        compute="_compute_duration_hours",
+        store=True,
+        aggregator="sum",
+        help="Talk time in hours, shown as h:mm:ss.",
+    )
+    is_too_long = fields.Boolean(
+        string="Too Long",
+        compute="_compute_is_too_long",
+        store=True,
+        index=True,
+        help="Longer than the company's long-call threshold.",
+    )
+    review_scheduled = fields.Boolean(
+        readonly=True, copy=False, help="A long-call review activity was given for this call."
+    )
+    recording = fields.Char(readonly=True)
+    hangup_cause = fields.Char(readonly=True)
+    partner_call_ids = fields.Many2many(
+        "phone.call", string="Client History", compute="_compute_partner_call_ids"
+    )
+    status_picture_url = fields.Char(compute="_compute_picture_urls")
+    direction_picture_url = fields.Char(compute="_compute_picture_urls")
+
+    _source_external_id_unique = models.Constraint(
+        "UNIQUE(source, external_id)", "This PBX call is already registered."
+    )
+    _durations_positive = models.Constraint(
+        "CHECK(duration >= 0 AND ring_duration >= 0)", "Durations cannot be negative."
+    )
+
+    @api.depends("call_start", "company_id")
+    def _compute_call_date(self):
+        zones = {}
+        for call in self:
+            if not call.call_start:
+                call.call_date = False
+                call.call_time = 0.0
+                continue
+            company = call.company_id
+            if company not in zones:
+                zones[company] = company._phone_timezone()
+            local = fields.Datetime.to_datetime(call.call_start).replace(tzinfo=ZoneInfo("UTC"))
+            local = local.astimezone(zones[company])
+            call.call_date = local.date()
+            call.call_time = local.hour + local.minute / 60 + local.second / 3600
+
+    @api.depends("duration")
+    def _compute_duration_hours(self):
+        for call in self:
+            call.duration_hours = call.duration / 3600
+
+    @api.depends("duration", "company_id")
+    def _compute_is_too_long(self):
+        # The threshold is read at registration: changing it must not rewrite history.
+        for call in self:
+            minutes = call.company_id.phone_long_call_minutes
+            call.is_too_long = bool(minutes) and call.duration > minutes * 60
+
+    @api.depends("partner_id")
+    def _compute_partner_call_ids(self):
+        for call in self:
+            if call.partner_id:
+                call.partner_call_ids = self.search(
+                    [("partner_id", "=", call.partner_id.id)], limit=80
+                )
+            else:
+                call.partner_call_ids = False
+
+    @api.depends("status", "direction")
+    def _compute_picture_urls(self):
+        urls = self.env["phone.call.picture"].sudo()._picture_urls()
+        for call in self:
+            call.status_picture_url = urls.get(("status", call.status), False)
+            call.direction_picture_url = urls.get(("direction", call.direction), False)
+
+    @api.depends("direction", "client_number", "from_number", "to_number", "partner_id")
+    def _compute_display_name(self):
+        labels = dict(DIRECTIONS)
+        for call in self:
+            other = call.partner_id.name or call.client_number
+            if not other:
+                other = f"{call.from_number or '?'} → {call.to_number or '?'}"
+            call.display_name = f"{labels.get(call.direction, '')} {other}".strip()
+
+    # ------------------------------------------------------------------
+    # The one way in
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _ingest_calls(self, calls, source=None, company=None):
+        """Create or update calls from plain dicts; return one result per item.
+
+        Every road into the addon ends here. Each result is a dict with
+        ``result`` ('created', 'updated' or 'rejected'), ``external_id``,
+        ``call_id`` and ``reason`` (why it was rejected). Good items land even
+        when others in the batch are rejected; a rejected item writes nothing.
+        """
+        if not self.env.su and not self.env.user.has_group("phone_call_accounting.group_phone_manager"):
+            raise AccessError(self.env._("Only Phone managers and PBX connections may register calls."))
+        company = company or self.env.company
+        calls_model = self.sudo().with_company(company).with_context(**QUIET)
+        results = [None] * len(calls)
+        cleaned = {}
+        for index, item in enumerate(calls):
+            try:
+                clean = clean_call(item)
+            except InvalidCall as exc:
+                results[index] = _rejected(item, str(exc))
+                continue
+            clean["source"] = str((item.get("source") or source or DEFAULT_SOURCE))[:64]
+            cleaned[index] = clean
+        if cleaned:
+            for index, result in calls_model._ingest_clean(cleaned, company).items():
+                results[index] = result
+        return results
+
+    def _ingest_clean(self, cleaned, company):
+        country = company._phone_country_code()
+        for clean in cleaned.values():
+            clean["client"] = numbers.classify(client_number_of(clean), country)
+        partners = self.env["res.partner"]._phone_match_or_create(
+            [c["client"] for c in cleaned.values()], company
+        )
+        users = self.env["res.users"]._phone_users_by_extension(
+            {c["extension"] for c in cleaned.values()} - {""}, company
+        )
+        keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
+        existing = self._phone_lock_and_fetch(keys)
+        to_create, repeats, results = {}, [], {}
+        for index, clean in cleaned.items():
+            vals = self._ingest_values(clean, partners, users, company)
+            key = (clean["source"], clean["external_id"])
+            if key in existing:
+                call = existing[key]
+                if call.partner_id.id == vals["partner_id"]:
+                    vals.pop("client_type_id")
+                call.write(vals)
+                results[index] = _result("updated", clean, call.id)
+            elif key in to_create:
+                # The same call twice in one batch: the later delivery wins.
+                to_create[key] = (to_create[key][0], vals)
+                repeats.append((index, key))
+            else:
+                to_create[key] = (index, vals)
+        created = self._ingest_create([vals for _index, vals in to_create.values()])
+        for (key, (index, _vals)), (call, reason) in zip(to_create.items(), created, strict=True):
+            if call:
+                existing[key] = call
+                results[index] = _result("created", cleaned[index], call.id)
+            else:
+                results[index] = _rejected(cleaned[index], reason)
+        for index, key in repeats:
+            if key in existing:
+                results[index] = _result("updated", cleaned[index], existing[key].id)
+            else:
+                results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
+        return results
+
+    def _phone_lock_and_fetch(self, keys):
+        """Serialise concurrent deliveries of the same calls, then load them."""
+        ordered = sorted(f"{source}\x1f{external_id}" for source, external_id in keys)
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k", [ordered]
+        )
+        by_source = {}
+        for source, external_id in keys:
+            by_source.setdefault(source, []).append(external_id)
+        existing = {}
+        for source, external_ids in by_source.items():
+            domain = [("source", "=", source), ("external_id", "in", external_ids)]
+            for call in self.with_context(active_test=False).search(domain):
+                existing[(call.source, call.external_id)] = call
+        return existing
+
+    def _ingest_values(self, clean, partners, users, company):
+        client = clean["client"]
+        partner = partners.get(client.e164) if client.e164 else None
+        user = users.get(clean["extension"])
+        return {
+            "source": clean["source"],
+            "external_id": clean["external_id"],
+            "company_id": company.id,
+            "call_start": clean["start"].replace(tzinfo=None),
+            "call_end": clean["end"].replace(tzinfo=None),
+            "direction": clean["direction"],
+            "status": clean["status"],
+            "from_number": _display_number(clean["from_number"], company),
+            "to_number": _display_number(clean["to_number"], company),
+            "client_number": client.e164 or False,
+            "partner_id": partner.id if partner else False,
+            "client_type_id": partner.phone_client_type_id.id if partner else False,
+            "extension": clean["extension"] or False,
+            "user_id": user.id if user else False,
+            "forwarded": clean["forwarded"],
+            "first_extension": clean["first_extension"] or False,
+            "transferred": clean["transferred"],
+            "ring_duration": clean["ring_seconds"],
+            "duration": clean["talk_seconds"],
+            "recording": clean["recording"] or False,
+            "hangup_cause": clean["hangup_cause"] or False,
+        }
+
+    def _ingest_create(self, vals_list):
+        """Create in one batch; on a database error isolate the faulty items."""
+        if not vals_list:
+            return []
+        try:
+            with self.env.cr.savepoint():
+                return [(call, None) for call in self.create(vals_list)]
+        except Exception:  # noqa: BLE001 - retried item by item below to name the culprit
+            _logger.warning("Batch of %d calls failed; retrying one by one", len(vals_list))
+            self.env.invalidate_all()
+        outcome = []
+        for vals in vals_list:
+            try:
+                with self.env.cr.savepoint():
+                    outcome.append((self.create(vals), None))
+            except Exception as exc:  # noqa: BLE001 - one bad item must not sink the batch
+                self.env.invalidate_all()
+                outcome.append((None, self.env._("The database refused the call: %s", exc)))
+        return outcome
+
+    # ------------------------------------------------------------------
+    # Long-call reviews
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_schedule_long_call_reviews(self, batch_size=200):
+        """Give each too-long call exactly one review activity, in batches."""
+        cron = self.env["ir.cron"]
+        cron._commit_progress(remaining=self.search_count(self._long_call_review_domain()))
+        while calls := self._long_calls_to_review(batch_size):
+            calls._schedule_long_call_review()
+            if not cron._commit_progress(len(calls)):
+                break
+
+    @api.model
+    def _long_call_review_domain(self):
+        return [
+            ("is_too_long", "=", True),
+            ("review_scheduled", "=", False),
+            ("company_id.phone_reviewer_id", "!=", False),
+        ]
+
+    @api.model
+    def _long_calls_to_review(self, limit=None):
+        return self.search(self._long_call_review_domain(), limit=limit, order="id")
+
+    def _schedule_long_call_review(self):
+        activity_type = self.env.ref("phone_call_accounting.mail_activity_type_long_call_review")
+        for call in self:
+            reviewer = call.company_id.phone_reviewer_id
+            minutes = call.company_id.phone_long_call_minutes
+            call.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=self.env._("Review long call (%(minutes)s min)", minutes=round(call.duration / 60)),
+                note=self.env._(
+                    "This call lasted longer than the %(limit)s minutes allowed.", limit=minutes
+                ),
+                user_id=reviewer.id,
+                date_deadline=fields.Date.context_today(call),
+            )
+        self.review_scheduled = True
+
+    @api.model
+    def _phone_demo_ingest(self):
+        """Feed the demo days of traffic through the one way in."""
+        known = ["+31205550101", "+31305550202", "+31612345678", "+4930901820"]
+        unknown = ["+31201234567", "+31104567890", "+32470123456", "+441632960961"]
+        now = fields.Datetime.now().replace(tzinfo=ZoneInfo("UTC"))
+        calls = demo.demo_calls(now, known, unknown, ["101", "102", "103"])
+        results = self.sudo()._ingest_calls(calls, source="demo")
+        rejected = [r for r in results if r["result"] == "rejected"]
+        if rejected:
+            _logger.warning("Demo calls rejected: %s", rejected)
+        self.sudo()._long_calls_to_review()._schedule_long_call_review()
+
+    def action_open_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": self.partner_id.id,
+            "view_mode": "form",
+        }
+
+
+def _display_number(raw, company):
+    if not raw:
+        return False
+    number = numbers.classify(raw, company._phone_country_code())
+    return number.display or raw
+
+
+def _result(kind, clean, call_id):
+    return {"result": kind, "external_id": clean["external_id"], "call_id": call_id, "reason": None}
+
+
+def _rejected(item, reason):
+    external_id = item.get("external_id") if isinstance(item, dict) else None
+    return {"result": "rejected", "external_id": external_id, "call_id": False, "reason": reason}
+

@@ -1,0 +1,58 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from odoo import api, fields, models
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    phone_long_call_minutes = fields.Integer(
+        string="Long Call Threshold (minutes)",
+        default=30,
+        help="Calls that last longer get the Too Long mark and a review activity. 0 disables it.",
+    )
+    phone_reviewer_id = fields.Many2one(
+        "res.users",
+        string="Long Call Reviewer",
+        domain="[('share', '=', False)]",
+        help="Who receives the review activity of a too-long call.",
+    )
+    phone_auto_create_partner = fields.Boolean(
+        string="Create Unknown Callers",
+        default=True,
+        help="Create a contact for a caller whose number matches no contact.",
+    )
+    phone_default_country_id = fields.Many2one(
+        "res.country",
+        string="Default Phone Country",
+        help="Country of numbers dialled without an international prefix; "
+        "the company's country when empty.",
+    )
+    phone_default_client_type_id = fields.Many2one(
+        "phone.client.type",
+        string="Default Client Type",
+        help="Client type given to contacts created from unknown callers.",
+    )
+
+    _phone_long_call_minutes_positive = models.Constraint(
+        "CHECK(phone_long_call_minutes >= 0)", "The long call threshold cannot be negative."
+    )
+
+    def _phone_country_code(self):
+        self.ensure_one()
+        return (self.phone_default_country_id or self.country_id).code or None
+
+    def _phone_timezone(self):
+        """Time zone that decides a call's date: the company's address's."""
+        self.ensure_one()
+        try:
+            return ZoneInfo(self.partner_id.tz or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    @api.model
+    def _phone_set_default_client_type(self):
+        prospect = self.env.ref("phone_call_accounting.phone_client_type_prospect", False)
+        companies = self.search([("phone_default_client_type_id", "=", False)])
+        if prospect and companies:
+            companies.phone_default_client_type_id = prospect

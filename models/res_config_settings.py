@@ -1,0 +1,22 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    phone_long_call_minutes = fields.Integer(
+        related="company_id.phone_long_call_minutes", readonly=False
+    )
+    phone_reviewer_id = fields.Many2one(related="company_id.phone_reviewer_id", readonly=False)
+    phone_auto_create_partner = fields.Boolean(
+        related="company_id.phone_auto_create_partner", readonly=False
+    )
+    phone_default_country_id = fields.Many2one(
+        related="company_id.phone_default_country_id", readonly=False
+    )
+    phone_default_client_type_id = fields.Many2one(
+        related="company_id.phone_default_client_type_id", readonly=False
+    )
+    phone_timezone = fields.Selection(
+        related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
+    )

@@ -1,0 +1,129 @@
+import re
+
+from odoo import api, fields, models
+
+from ..pbx import numbers
+
+_NON_DIGITS = re.compile(r"\D")
+_AUTO_CREATE_CONTEXT = {"tracking_disable": True, "mail_create_nolog": True}
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # Odoo ships this column without an index; calls are matched on it.
+    phone_sanitized = fields.Char(index="btree_not_null")
+    phone_national_number = fields.Char(
+        compute="_compute_phone_national_number",
+        store=True,
+        index="btree_not_null",
+        help="National significant number of the phone, for matching numbers "
+        "saved with a wrong or missing country.",
+    )
+    phone_client_type_id = fields.Many2one(
+        "phone.client.type", string="Client Type", index="btree_not_null", ondelete="set null"
+    )
+    phone_call_ids = fields.One2many("phone.call", "partner_id", string="Call History")
+    phone_call_count = fields.Integer(string="Calls", compute="_compute_phone_call_count")
+
+    @api.depends("phone_sanitized", "phone")
+    def _compute_phone_national_number(self):
+        for partner in self:
+            national = numbers.national_number(partner.phone_sanitized)
+            if not national and partner.phone:
+                digits = _NON_DIGITS.sub("", partner.phone).lstrip("0")
+                national = digits if len(digits) > numbers.MAX_EXTENSION_DIGITS else False
+            partner.phone_national_number = national or False
+
+    def _compute_phone_call_count(self):
+        counts = dict(
+            self.env["phone.call"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.phone_call_count = counts.get(partner, 0)
+
+    def action_view_phone_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "phone_call_accounting.phone_call_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    @api.model
+    def _phone_match_or_create(self, client_numbers, company):
+        """Map each outside E.164 number to a partner, creating unknown callers.
+
+        Runs a fixed number of indexed queries per batch, however many calls
+        it holds: exact E.164 first, then the national number.
+        """
+        wanted = {n.e164: n for n in client_numbers if n.kind == numbers.EXTERNAL}
+        if not wanted:
+            return {}
+        partners = self.sudo().with_context(active_test=True)
+        visible = [("company_id", "in", [False, company.id])]
+        found = {}
+        for partner in partners.search_fetch(
+            [("phone_sanitized", "in", list(wanted))] + visible, ["phone_sanitized"], order="id"
+        ):
+            found.setdefault(partner.phone_sanitized, partner)
+        missing = {n.national: n.e164 for e164, n in wanted.items() if e164 not in found}
+        if missing:
+            for partner in partners.search_fetch(
+                [("phone_national_number", "in", list(missing))] + visible,
+                ["phone_national_number"],
+                order="id",
+            ):
+                found.setdefault(missing[partner.phone_national_number], partner)
+        unknown = [n for e164, n in wanted.items() if e164 not in found]
+        if unknown and company.phone_auto_create_partner:
+            found.update(partners._phone_create_callers(unknown, company))
+        return found
+
+    @api.model
+    def _phone_create_callers(self, client_numbers, company):
+        """Create one partner per unknown, valid, outside number."""
+        own = set(self.env["res.company"].sudo().search([]).partner_id.mapped("phone_sanitized"))
+        creatable = sorted(
+            {n.e164: n for n in client_numbers if n.valid and n.e164 not in own}.values(),
+            key=lambda n: n.e164,
+        )
+        if not creatable:
+            return {}
+        # Two deliveries of a new caller in parallel must make one partner.
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('phone.partner:' || n)) "
+            "FROM unnest(%s::text[]) AS n",
+            [[n.e164 for n in creatable]],
+        )
+        created = {
+            p.phone_sanitized: p
+            for p in self.search_fetch(
+                [("phone_sanitized", "in", [n.e164 for n in creatable])], ["phone_sanitized"]
+            )
+        }
+        todo = [n for n in creatable if n.e164 not in created]
+        countries = {
+            c.code: c.id
+            for c in self.env["res.country"].search_fetch(
+                [("code", "in", list({n.region for n in todo if n.region}))], ["code"]
+            )
+        }
+        client_type = company.phone_default_client_type_id.id
+        new = self.with_context(**_AUTO_CREATE_CONTEXT).create(
+            [
+                {
+                    "name": n.international,
+                    "phone": n.e164,
+                    "country_id": countries.get(n.region, False),
+                    "phone_client_type_id": client_type,
+                }
+                for n in todo
+            ]
+        )
+        for partner, number in zip(new, todo, strict=True):
+            created[number.e164] = partner
+        return created

@@ -1,0 +1,68 @@
+"""Realistic demo traffic, as the dicts a PBX delivers to the ingestion method."""
+
+import random
+from datetime import timedelta
+
+STATUS_WEIGHTS = {"answered": 70, "missed": 15, "busy": 6, "failed": 4, "unknown": 5}
+DIRECTION_WEIGHTS = {"incoming": 55, "outgoing": 35, "internal": 10}
+
+
+def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=18, seed=19):
+    """Return call dicts spread over ``days`` days ending at ``now`` (aware UTC).
+
+    ``known_numbers`` belong to existing clients, ``unknown_numbers`` to no one
+    (they become auto-created clients), ``extensions`` are desk phones.
+    Today's calls all lie before ``now`` so they show in "Today".
+    """
+    rng = random.Random(seed)
+    calls = []
+    for day in range(days):
+        for index in range(per_day):
+            if day == 0:
+                start = now - timedelta(minutes=7 + index * rng.randint(9, 23))
+            else:
+                midnight = (now - timedelta(days=day)).replace(hour=7, minute=0, second=0, microsecond=0)
+                start = midnight + timedelta(seconds=rng.randint(0, 10 * 3600))
+            calls.append(_one_call(rng, f"demo-{day}-{index}", start, known_numbers, unknown_numbers, extensions))
+    # The cases a manager must be able to find, whatever the dice said.
+    calls[1].update(status="answered", talk_seconds=47 * 60, ring_seconds=9)
+    calls[2].update(direction="incoming", status="answered", forwarded=True,
+                    first_extension=extensions[0], extension=extensions[-1],
+                    from_number=known_numbers[0], to_number="+31207940100")
+    calls[3].update(direction="incoming", status="unknown", ring_seconds=0, talk_seconds=0,
+                    from_number=unknown_numbers[0], to_number="+31207940100", extension="")
+    calls[4].update(direction="incoming", status="missed", talk_seconds=0,
+                    from_number="anonymous", to_number="+31207940100", extension=extensions[0])
+    return calls
+
+
+def _one_call(rng, external_id, start, known_numbers, unknown_numbers, extensions):
+    direction = _pick(rng, DIRECTION_WEIGHTS)
+    status = _pick(rng, STATUS_WEIGHTS)
+    extension = rng.choice(extensions)
+    client = rng.choice(known_numbers) if rng.random() < 0.75 else rng.choice(unknown_numbers)
+    talk = rng.randint(20, 900) if status in ("answered", "unknown") else 0
+    ring = rng.randint(2, 25) if status != "failed" else 0
+    if direction == "incoming":
+        numbers = (client, "+31207940100")
+    elif direction == "outgoing":
+        numbers = (extension, client)
+    else:
+        numbers = (extension, rng.choice([e for e in extensions if e != extension] or extensions))
+    return {
+        "external_id": external_id,
+        "direction": direction,
+        "status": status,
+        "from_number": numbers[0],
+        "to_number": numbers[1],
+        "extension": extension if status in ("answered", "unknown") or direction == "outgoing" else "",
+        "first_extension": extension if direction == "incoming" else "",
+        "start": start.isoformat(),
+        "ring_seconds": ring,
+        "talk_seconds": talk,
+        "hangup_cause": "16" if status == "answered" else {"busy": "17", "failed": "34"}.get(status, "19"),
+    }
+
+
+def _pick(rng, weights):
+    return rng.choices(list(weights), weights=list(weights.values()))[0]

@@ -1,0 +1,159 @@
+"""Validation of call items before they reach the database.
+
+Every road into the addon (AMI listener, webhook, CDR import, demo data)
+hands ``phone.call._ingest_calls`` plain dicts; this module turns one such
+dict into clean, typed values or a reason a person can act on. It never
+guesses: a missing timezone or an unknown status word rejects the item.
+"""
+
+from datetime import datetime, timedelta, timezone
+
+DIRECTIONS = ("incoming", "outgoing", "internal")
+STATUSES = ("answered", "missed", "busy", "failed", "unknown")
+KNOWN_KEYS = frozenset(
+    {
+        "external_id",
+        "direction",
+        "status",
+        "from_number",
+        "to_number",
+        "extension",
+        "first_extension",
+        "forwarded",
+        "transferred",
+        "start",
+        "end",
+        "ring_seconds",
+        "talk_seconds",
+        "recording",
+        "hangup_cause",
+        "source",
+        "call_id",
+    }
+)
+MAX_TEXT = 255
+# A call longer than a day is a clock or PBX error, not a conversation.
+MAX_SECONDS = 86400
+
+
+class InvalidCall(ValueError):
+    """Raised with the reason an item cannot become a call."""
+
+
+def parse_start(value):
+    """Return an aware UTC datetime from ISO 8601 text or a datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InvalidCall(f"start {value!r} is not an ISO 8601 date and time") from exc
+    else:
+        raise InvalidCall("start is missing")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidCall(f"start {value!s} has no timezone (add Z or an offset such as +01:00)")
+    return moment.astimezone(timezone.utc)
+
+
+def _seconds(item, key):
+    value = item.get(key)
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool):
+        raise InvalidCall(f"{key} must be a number of seconds, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidCall(f"{key} must be a number of seconds, not {value!r}") from exc
+    if number != number or number < 0:
+        raise InvalidCall(f"{key} must not be negative (got {value!r})")
+    if number > MAX_SECONDS:
+        raise InvalidCall(f"{key} of {value!r} seconds is longer than a day")
+    return round(number)
+
+
+def _text(item, key, required=False):
+    value = item.get(key)
+    if value is None or value is False:
+        value = ""
+    if not isinstance(value, str | int):
+        raise InvalidCall(f"{key} must be text, not {type(value).__name__}")
+    value = str(value).strip()
+    if required and not value:
+        raise InvalidCall(f"{key} is missing")
+    if len(value) > MAX_TEXT:
+        raise InvalidCall(f"{key} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _choice(item, key, allowed):
+    value = item.get(key)
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise InvalidCall(f"{key} {value!r} is not one of: {', '.join(allowed)}")
+    return value.strip().lower()
+
+
+def _flag(item, key):
+    value = item.get(key, False)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "y"):
+            return True
+        if lowered in ("", "0", "false", "no", "n"):
+            return False
+        raise InvalidCall(f"{key} {value!r} is not a yes/no value")
+    return bool(value)
+
+
+def clean_call(item):
+    """Validate one ingestion dict; return a dict of typed values.
+
+    Raises :class:`InvalidCall` with the first problem found.
+    """
+    if not isinstance(item, dict):
+        raise InvalidCall(f"a call must be an object, not {type(item).__name__}")
+    external_id = _text(item, "external_id") or _text(item, "call_id", required=True)
+    start = parse_start(item.get("start"))
+    ring = _seconds(item, "ring_seconds")
+    talk = _seconds(item, "talk_seconds")
+    end = start + timedelta(seconds=ring + talk)
+    if item.get("end") not in (None, "", False):
+        given_end = parse_start(item["end"])
+        if given_end < start:
+            raise InvalidCall(f"end {item['end']} is before start {item['start']}")
+        end = max(end, given_end)
+    clean = {
+        "external_id": external_id,
+        "direction": _choice(item, "direction", DIRECTIONS),
+        "status": _choice(item, "status", STATUSES),
+        "from_number": _text(item, "from_number"),
+        "to_number": _text(item, "to_number"),
+        "extension": _text(item, "extension"),
+        "first_extension": _text(item, "first_extension"),
+        "forwarded": _flag(item, "forwarded"),
+        "transferred": _flag(item, "transferred"),
+        "start": start,
+        "end": end,
+        "ring_seconds": ring,
+        "talk_seconds": talk,
+        "recording": _text(item, "recording"),
+        "hangup_cause": _text(item, "hangup_cause"),
+    }
+    if clean["status"] != "answered" and talk and clean["status"] != "unknown":
+        raise InvalidCall(f"a {clean['status']} call cannot have {talk} talk seconds")
+    if clean["first_extension"] and clean["extension"] and not item.get("forwarded"):
+        clean["forwarded"] = clean["first_extension"] != clean["extension"]
+    return clean
+
+
+def client_number_of(clean):
+    """The raw number of the outside party: caller for incoming, callee for outgoing."""
+    if clean["direction"] == "incoming":
+        return clean["from_number"]
+    if clean["direction"] == "outgoing":
+        return clean["to_number"]
+    return ""

@@ -1,0 +1,115 @@
+"""Telephone number classification and normalisation (phonenumbers).
+
+A PBX hands over caller IDs as it got them: E.164, national with a trunk
+prefix, an internal extension, or a placeholder for a withheld number.
+Odoo matches clients on the E.164 form, so every number is classified once
+here and the ORM only ever compares normalised strings.
+"""
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat
+
+EXTERNAL = "external"
+INTERNAL = "internal"
+ANONYMOUS = "anonymous"
+INVALID = "invalid"
+
+# Placeholders PBXes and carriers put where a caller withheld the number.
+_ANONYMOUS_WORDS = {
+    "",
+    "anonymous",
+    "unknown",
+    "<unknown>",
+    "private",
+    "restricted",
+    "unavailable",
+    "withheld",
+    "blocked",
+    "none",
+    "null",
+    "0",
+}
+_DIAL_CHARS = re.compile(r"[\s().\-/]")
+# Internal extensions are short; anything longer is an outside number.
+MAX_EXTENSION_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Number:
+    """A classified number. ``e164`` and ``national`` are set for externals."""
+
+    raw: str
+    kind: str
+    e164: str | None = None
+    national: str | None = None
+    region: str | None = None
+    valid: bool = False
+
+    @property
+    def display(self):
+        """What a user should read: E.164 for outside numbers, else as given."""
+        return self.e164 or self.raw
+
+    @property
+    def international(self):
+        if not self.e164:
+            return self.raw
+        return phonenumbers.format_number(
+            phonenumbers.parse(self.e164), PhoneNumberFormat.INTERNATIONAL
+        )
+
+
+def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
+    """Classify ``raw`` as external, internal, anonymous or invalid.
+
+    ``country`` is the ISO 3166 alpha-2 code used for numbers without an
+    international prefix (the PBX's or the company's country).
+
+    >>> classify("+31 20 794 0100").e164
+    '+31207940100'
+    >>> classify("020-7940100", "NL").national
+    '207940100'
+    >>> classify("201").kind
+    'internal'
+    >>> classify("Anonymous").kind
+    'anonymous'
+    """
+    text = (raw or "").strip() if isinstance(raw, str) else str(raw or "").strip()
+    if text.lower() in _ANONYMOUS_WORDS:
+        return Number(raw=text, kind=ANONYMOUS)
+    compact = _DIAL_CHARS.sub("", text)
+    if compact.startswith("00") and compact[2:].isdigit():
+        compact = "+" + compact[2:]
+    digits = compact[1:] if compact.startswith("+") else compact
+    if not digits.isdigit():
+        return Number(raw=text, kind=INVALID)
+    if not compact.startswith("+") and len(digits) <= max_extension_digits:
+        return Number(raw=digits, kind=INTERNAL)
+    region = (country or "").upper() or None
+    try:
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return Number(raw=text, kind=INVALID)
+    if not phonenumbers.is_possible_number(parsed):
+        return Number(raw=text, kind=INVALID)
+    return Number(
+        raw=text,
+        kind=EXTERNAL,
+        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
+        national=str(parsed.national_number),
+        region=phonenumbers.region_code_for_number(parsed),
+        valid=phonenumbers.is_valid_number(parsed),
+    )
+
+
+def national_number(e164):
+    """National significant number of an E.164 string, or None."""
+    if not e164:
+        return None
+    try:
+        return str(phonenumbers.parse(e164).national_number)
+    except phonenumbers.NumberParseException:
+        return None

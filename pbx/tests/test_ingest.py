@@ -1,0 +1,85 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pbx.ingest import InvalidCall, clean_call, client_number_of, parse_start
+
+BASE = {
+    "external_id": "abc-1",
+    "direction": "incoming",
+    "status": "answered",
+    "from_number": "+31207940100",
+    "to_number": "201",
+    "extension": "201",
+    "start": "2026-11-27T09:15:00+01:00",
+    "ring_seconds": 7,
+    "talk_seconds": 125,
+}
+
+
+def item(**changes):
+    data = dict(BASE)
+    data.update(changes)
+    return data
+
+
+def test_clean_call_types_and_utc():
+    clean = clean_call(item())
+    assert clean["start"] == datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
+    assert clean["end"] - clean["start"] == timedelta(seconds=132)
+    assert clean["ring_seconds"] == 7 and clean["talk_seconds"] == 125
+    assert client_number_of(clean) == "+31207940100"
+
+
+def test_zulu_and_datetime_start():
+    assert parse_start("2026-11-27T08:15:00Z").hour == 8
+    aware = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    assert parse_start(aware).hour == 10
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"start": None}, "start is missing"),
+        ({"start": "yesterday"}, "not an ISO 8601"),
+        ({"start": "2026-11-27T09:15:00"}, "no timezone"),
+        ({"ring_seconds": -1}, "must not be negative"),
+        ({"talk_seconds": "-5"}, "must not be negative"),
+        ({"talk_seconds": "long"}, "number of seconds"),
+        ({"talk_seconds": 90000}, "longer than a day"),
+        ({"status": "ringing"}, "status 'ringing' is not one of"),
+        ({"direction": "sideways"}, "direction 'sideways' is not one of"),
+        ({"end": "2026-11-27T09:00:00+01:00"}, "is before start"),
+        ({"external_id": "", "call_id": None}, "call_id is missing"),
+        ({"status": "missed"}, "cannot have 125 talk seconds"),
+        ({"from_number": ["x"]}, "must be text"),
+        ({"forwarded": "perhaps"}, "not a yes/no value"),
+    ],
+)
+def test_bad_items_are_rejected_with_reason(changes, reason):
+    with pytest.raises(InvalidCall, match=reason):
+        clean_call(item(**changes))
+
+
+def test_not_a_dict():
+    with pytest.raises(InvalidCall, match="must be an object"):
+        clean_call(["x"])
+
+
+def test_unknown_status_may_carry_talk_time():
+    assert clean_call(item(status="unknown"))["status"] == "unknown"
+
+
+def test_forwarded_derived_from_first_extension():
+    assert clean_call(item(first_extension="202"))["forwarded"] is True
+    assert clean_call(item(first_extension="201"))["forwarded"] is False
+
+
+def test_outgoing_client_is_callee_and_internal_has_none():
+    assert client_number_of(clean_call(item(direction="outgoing"))) == "201"
+    assert client_number_of(clean_call(item(direction="internal"))) == ""
+
+
+def test_end_later_than_durations_is_kept():
+    clean = clean_call(item(end="2026-11-27T09:30:00+01:00"))
+    assert clean["end"].minute == 30
