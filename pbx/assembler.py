@@ -1,0 +1,596 @@
+"""Turn a live stream of AMI events into one record per finished call.
+
+Asterisk has no "call" object on the AMI: it reports channels, dials between
+them and bridges joining them. Channels sharing a ``Linkedid`` belong to one
+call; an attended transfer or a bridge can give a channel another
+``Linkedid``, which then welds the two calls into one. A call is finished
+when every channel in it has hung up.
+
+Only channels with a person (or the outside world) behind them are parties;
+``Local/...;1/;2`` pairs and similar helpers are plumbing whose dials are
+followed but never counted as someone answering. A call is *answered* only
+when a party's channel answered a dial and was bridged: a queue, IVR or
+voicemail answering the caller's channel does not count.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .channels import (
+    PHONE,
+    PLUMBING,
+    TRUNK,
+    channel_kind,
+    clean_number,
+    compile_trunks,
+    extension_of,
+    looks_dialable,
+)
+
+INCOMING, OUTGOING, INTERNAL = "incoming", "outgoing", "internal"
+ANSWERED, MISSED, BUSY, FAILED, UNKNOWN = "answered", "missed", "busy", "failed", "unknown"
+
+# Prefixes under which AMI v2 events carry a channel snapshot.
+SNAPSHOT_PREFIXES = (
+    "",
+    "Dest",
+    "Transferee",
+    "Transferer",
+    "OrigTransferer",
+    "SecondTransferer",
+    "TransferTarget",
+    "LocalOne",
+    "LocalTwo",
+)
+GAVE_UP_DIALS = frozenset({"CANCEL", "NOANSWER"})
+FAILED_DIALS = frozenset({"CHANUNAVAIL", "CONGESTION", "DONTCALL", "INVALIDARGS", "TORTURE"})
+# Q.850 causes: 17 user busy, 21 call rejected (phones send it for "decline").
+BUSY_CAUSES = frozenset({"17", "21"})
+# Q.850 causes that mean the network or the number failed, not a person.
+FAILURE_CAUSES = frozenset(
+    str(code)
+    for code in (1, 2, 3, 20, 22, 27, 28, 29, 34, 38, 41, 42, 44, 47, 50, 58, 63, 65, 66, 69, 79, 88, 102, 111, 127)
+)
+# Bridges where callers wait alone together (parking lots, holding bridges).
+NON_TALKING_BRIDGES = frozenset({"holding", "parking", "holding_bridge"})
+
+
+@dataclass(eq=False)
+class _Channel:
+    uniqueid: str
+    name: str
+    kind: str
+    order: int
+    linkedid: str
+    call: "_Call"
+    cid: str | None = None
+    # First dialable extension: for a trunk channel the DID that was called.
+    exten: str | None = None
+    # Caller ID and extension at the moment this channel first dialled out,
+    # before later dialplan steps or transfers rewrite them.
+    dial_cid: str | None = None
+    dial_exten: str | None = None
+    bridged: bool = False
+    bridges: set = field(default_factory=set)
+    hungup_at: float | None = None
+    cause: str | None = None
+
+
+@dataclass(eq=False)
+class _Dial:
+    source: _Channel | None
+    target: _Channel
+    began: float
+    begin_order: int
+    dial_string: str | None
+    dest_exten: str | None
+    ended: float | None = None
+    end_order: int | None = None
+    status: str | None = None
+
+
+@dataclass(eq=False)
+class _Bridge:
+    talking: bool
+    members: set = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Call:
+    external_id: str
+    order: int
+    first_seen: float
+    last_event: float
+    linkedids: set = field(default_factory=set)
+    channels: dict = field(default_factory=dict)
+    dials: list = field(default_factory=list)
+    bridges: set = field(default_factory=set)
+    talk_spans: list = field(default_factory=list)
+    talk_since: float | None = None
+    transferred: bool = False
+    abandoned: bool = False
+    diverted: bool = False
+    recording: str | None = None
+
+    def is_over(self):
+        return bool(self.channels) and all(ch.hungup_at is not None for ch in self.channels.values())
+
+
+def _iso(moment):
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+def _event_time(message, now):
+    # With timestampevents=yes Asterisk stamps each event; prefer that over
+    # the moment of reading, which drifts when events are buffered.
+    stamp = message.get("Timestamp")
+    if stamp:
+        try:
+            return float(stamp)
+        except ValueError:
+            pass
+    return time.time() if now is None else now
+
+
+def _covered_seconds(spans):
+    """Length of the union of (start, end) spans."""
+    total, reach = 0.0, None
+    for start, end in sorted(spans):
+        if reach is not None and start < reach:
+            start = reach
+        if end > start:
+            total += end - start
+            reach = end
+    return total
+
+
+class CallAssembler:
+    """Feed AMI events one by one; get finished calls back as plain dicts.
+
+    ``trunks`` are regexes matched (``re.search``) against channel names.
+    A call with no event for ``stale_seconds`` is closed with what is known,
+    so a lost ``Hangup`` never keeps it in memory forever.
+    """
+
+    def __init__(self, trunks, stale_seconds=3600, recording_variables=("MIXMONITOR_FILENAME",)):
+        self._trunks = compile_trunks(trunks)
+        self.stale_seconds = stale_seconds
+        self._recording_variables = frozenset(name.upper() for name in recording_variables)
+        self._calls = {}  # linkedid -> _Call
+        self._channels = {}  # uniqueid -> _Channel
+        self._bridges = {}  # bridge uniqueid -> _Bridge
+        # Ids of finished calls and channels: late events for them are dropped
+        # instead of resurrecting a call with the same id.
+        self._ended = {}
+        self._order = 0
+        self._last_sweep = None
+        self._handlers = {
+            "DialBegin": self._on_dial_begin,
+            "DialState": self._on_dial_state,
+            "DialEnd": self._on_dial_end,
+            "BridgeCreate": self._on_bridge_create,
+            "BridgeEnter": self._on_bridge_enter,
+            "BridgeLeave": self._on_bridge_leave,
+            "BridgeDestroy": self._on_bridge_destroy,
+            "Hangup": self._on_hangup,
+            "VarSet": self._on_var_set,
+            "BlindTransfer": self._on_transfer,
+            "AttendedTransfer": self._on_transfer,
+            "QueueCallerAbandon": self._on_queue_abandon,
+        }
+
+    @property
+    def open_calls(self):
+        return len(set(self._calls.values()))
+
+    def feed(self, message, now=None):
+        """Process one AMI message; return the calls it finished.
+
+        ``now`` (epoch seconds) is the moment of reading, used when the event
+        has no ``Timestamp`` header; without either the clock is read.
+        """
+        event = message.get("Event")
+        if not event:
+            return []
+        moment = _event_time(message, now)
+        self._order += 1
+        seen = self._observe(message, event, moment)
+        handler = self._handlers.get(event)
+        if handler:
+            handler(message, moment, seen)
+        if seen:
+            self._take_channel_variables(message, seen)
+        finished = []
+        for call in {channel.call for channel in seen.values()}:
+            call.last_event = max(call.last_event, moment)
+            if call.is_over():
+                finished.append(self._finish(call, moment, complete=True))
+        if self._last_sweep is None or moment - self._last_sweep >= 1:
+            self._last_sweep = moment
+            finished += self.close_stale(moment)
+        return [call for call in finished if call]
+
+    def close_stale(self, now):
+        """Close the calls that saw no event for ``stale_seconds``."""
+        cutoff = now - self.stale_seconds
+        self._ended = {key: moment for key, moment in self._ended.items() if moment > cutoff}
+        stale = [call for call in set(self._calls.values()) if call.last_event <= cutoff]
+        stale.sort(key=lambda call: call.order)
+        closed = (self._finish(call, call.last_event, complete=False) for call in stale)
+        return [call for call in closed if call]
+
+    def flush(self):
+        """Close every open call, e.g. at the end of a replayed file."""
+        calls = sorted(set(self._calls.values()), key=lambda call: call.order)
+        closed = (self._finish(call, call.last_event, complete=False) for call in calls)
+        self._bridges.clear()
+        return [call for call in closed if call]
+
+    # -- channels and calls ------------------------------------------------
+
+    def _observe(self, message, event, moment):
+        seen = {}
+        for prefix in SNAPSHOT_PREFIXES:
+            uniqueid = message.get(prefix + "Uniqueid")
+            if not uniqueid:
+                continue
+            name = message.get(prefix + "Channel")
+            linkedid = message.get(prefix + "Linkedid") or uniqueid
+            channel = self._channels.get(uniqueid)
+            if channel is None:
+                late = uniqueid in self._ended or (linkedid in self._ended and event != "Newchannel")
+                if late or not name or event == "Hangup":
+                    continue
+                channel = self._new_channel(uniqueid, name, linkedid, moment)
+            else:
+                if name and name != channel.name:
+                    channel.name, channel.kind = name, channel_kind(name, self._trunks)
+                if linkedid != channel.linkedid:
+                    self._relink(channel, linkedid)
+            cid = clean_number(message.get(prefix + "CallerIDNum"))
+            if cid:
+                channel.cid = cid
+            exten = clean_number(message.get(prefix + "Exten"))
+            if channel.exten is None and looks_dialable(exten):
+                channel.exten = exten
+            seen[prefix] = channel
+        return seen
+
+    def _new_channel(self, uniqueid, name, linkedid, moment):
+        call = self._calls.get(linkedid)
+        if call is None:
+            call = _Call(linkedid, self._order, moment, moment, {linkedid})
+            self._calls[linkedid] = call
+        channel = _Channel(uniqueid, name, channel_kind(name, self._trunks), self._order, linkedid, call)
+        call.channels[uniqueid] = channel
+        self._channels[uniqueid] = channel
+        return channel
+
+    def _relink(self, channel, linkedid):
+        channel.linkedid = linkedid
+        other = self._calls.get(linkedid)
+        if other is None:
+            channel.call.linkedids.add(linkedid)
+            self._calls[linkedid] = channel.call
+        elif other is not channel.call:
+            self._merge(other, channel.call)
+
+    def _merge(self, one, two):
+        """Weld two calls; the older one's id survives."""
+        keep, gone = (one, two) if one.order <= two.order else (two, one)
+        for channel in gone.channels.values():
+            channel.call = keep
+        keep.channels.update(gone.channels)
+        keep.dials = sorted(keep.dials + gone.dials, key=lambda dial: dial.begin_order)
+        keep.bridges |= gone.bridges
+        keep.talk_spans += gone.talk_spans
+        talking = [since for since in (keep.talk_since, gone.talk_since) if since is not None]
+        keep.talk_since = min(talking, default=None)
+        for linkedid in gone.linkedids:
+            self._calls[linkedid] = keep
+        keep.linkedids |= gone.linkedids
+        keep.first_seen = min(keep.first_seen, gone.first_seen)
+        keep.last_event = max(keep.last_event, gone.last_event)
+        keep.transferred |= gone.transferred
+        keep.abandoned |= gone.abandoned
+        keep.diverted |= gone.diverted
+        keep.recording = keep.recording or gone.recording
+        return keep
+
+    def _finish(self, call, moment, complete):
+        for uniqueid, channel in call.channels.items():
+            self._channels.pop(uniqueid, None)
+            self._ended[uniqueid] = moment
+            for bridge_id in channel.bridges:
+                bridge = self._bridges.get(bridge_id)
+                if bridge:
+                    bridge.members.discard(uniqueid)
+        for linkedid in call.linkedids:
+            if self._calls.get(linkedid) is call:
+                del self._calls[linkedid]
+            self._ended[linkedid] = moment
+        return summarize(call, complete)
+
+    # -- event handlers ----------------------------------------------------
+
+    def _on_dial_begin(self, message, moment, seen):
+        target = seen.get("Dest")
+        if target is None:
+            return
+        source = seen.get("")
+        if source is not None and source.dial_cid is None:
+            source.dial_cid = source.cid
+            source.dial_exten = clean_number(message.get("Exten"))
+        target.call.dials.append(
+            _Dial(
+                source,
+                target,
+                moment,
+                self._order,
+                message.get("DialString"),
+                clean_number(message.get("DestExten")),
+            )
+        )
+
+    def _on_dial_state(self, message, moment, seen):
+        if message.get("Forward") and seen:
+            next(iter(seen.values())).call.diverted = True
+
+    def _on_dial_end(self, message, moment, seen):
+        target = seen.get("Dest")
+        if target is None:
+            return
+        source = seen.get("")
+        call = target.call
+        pair = [dial for dial in call.dials if dial.target is target and dial.source is source]
+        dial = next((dial for dial in reversed(pair) if dial.ended is None), None)
+        if dial is None:
+            if pair:
+                return  # Asterisk repeats DialEnd for some queue cancels.
+            dial = _Dial(source, target, moment, self._order, None, clean_number(message.get("DestExten")))
+            call.dials.append(dial)
+        dial.ended, dial.end_order = moment, self._order
+        dial.status = (message.get("DialStatus") or "").upper() or None
+        if message.get("Forward"):
+            call.diverted = True
+
+    def _on_bridge_create(self, message, moment, seen):
+        bridge_id = message.get("BridgeUniqueid")
+        if bridge_id and bridge_id not in self._bridges:
+            self._bridges[bridge_id] = _Bridge(self._is_talking_bridge(message))
+
+    def _on_bridge_enter(self, message, moment, seen):
+        channel, bridge_id = seen.get(""), message.get("BridgeUniqueid")
+        if channel is None or not bridge_id:
+            return
+        bridge = self._bridges.setdefault(bridge_id, _Bridge(self._is_talking_bridge(message)))
+        bridge.members.add(channel.uniqueid)
+        channel.bridges.add(bridge_id)
+        channel.bridged |= bridge.talking
+        channel.call.bridges.add(bridge_id)
+        self._update_talk(channel.call, moment)
+
+    def _on_bridge_leave(self, message, moment, seen):
+        channel, bridge_id = seen.get(""), message.get("BridgeUniqueid")
+        if channel is None or not bridge_id:
+            return
+        self._leave_bridge(channel, bridge_id)
+        self._update_talk(channel.call, moment)
+
+    def _on_bridge_destroy(self, message, moment, seen):
+        self._bridges.pop(message.get("BridgeUniqueid"), None)
+
+    def _on_hangup(self, message, moment, seen):
+        channel = seen.get("")
+        if channel is None:
+            return
+        channel.hungup_at = moment
+        channel.cause = message.get("Cause")
+        for bridge_id in list(channel.bridges):
+            self._leave_bridge(channel, bridge_id)
+        self._update_talk(channel.call, moment)
+
+    def _on_var_set(self, message, moment, seen):
+        channel = seen.get("")
+        variable = (message.get("Variable") or "").upper()
+        if channel is not None and variable in self._recording_variables:
+            self._set_recording(channel.call, message.get("Value"))
+
+    def _on_transfer(self, message, moment, seen):
+        if (message.get("Result") or "Success").lower() != "success" or not seen:
+            return
+        calls = list(dict.fromkeys(channel.call for channel in seen.values()))
+        call = calls[0]
+        for other in calls[1:]:
+            call = self._merge(call, other)
+        call.transferred = True
+
+    def _on_queue_abandon(self, message, moment, seen):
+        channel = seen.get("")
+        if channel is not None:
+            channel.call.abandoned = True
+
+    # -- helpers -----------------------------------------------------------
+
+    def _take_channel_variables(self, message, seen):
+        # manager.conf "channelvars" adds "ChanVariable: NAME=value" lines
+        # (Asterisk 11: "ChanVariable(SIP/201-0001): NAME=value").
+        for key, value in message.pairs:
+            lowered = key.lower()
+            if not lowered.startswith(("chanvariable", "destchanvariable")):
+                continue
+            name, _, content = value.partition("=")
+            if name.strip().upper() in self._recording_variables:
+                channel = seen.get("Dest" if lowered.startswith("dest") else "") or next(iter(seen.values()))
+                self._set_recording(channel.call, content)
+
+    @staticmethod
+    def _set_recording(call, value):
+        value = (value or "").strip()
+        if value and not call.recording:
+            call.recording = value
+
+    @staticmethod
+    def _is_talking_bridge(message):
+        kinds = {(message.get("BridgeType") or "").lower(), (message.get("BridgeTechnology") or "").lower()}
+        return not kinds & NON_TALKING_BRIDGES
+
+    def _leave_bridge(self, channel, bridge_id):
+        channel.bridges.discard(bridge_id)
+        bridge = self._bridges.get(bridge_id)
+        if bridge:
+            bridge.members.discard(channel.uniqueid)
+
+    def _update_talk(self, call, moment):
+        talking = any(
+            bridge.talking and len(bridge.members) >= 2
+            for bridge in map(self._bridges.get, call.bridges)
+            if bridge
+        )
+        if talking and call.talk_since is None:
+            call.talk_since = moment
+        elif not talking and call.talk_since is not None:
+            call.talk_spans.append((call.talk_since, moment))
+            call.talk_since = None
+
+
+def _dialled_number(dial):
+    """The number a dial sent out: from the dial string, else the extension."""
+    if dial is None:
+        return None
+    for part in (dial.dial_string or "").split(",")[0].split("/"):
+        for prefix in ("sip:", "sips:", "tel:"):
+            part = part.removeprefix(prefix)
+        candidate = part.split("@")[0]
+        if looks_dialable(candidate):
+            return candidate
+    for candidate in (dial.dest_exten, dial.target.cid):
+        if looks_dialable(candidate):
+            return candidate
+    return None
+
+
+def _first_wave(legs):
+    """The dials that rang together before any of them ended.
+
+    A ring group or queue rings several phones at once; only a target dialled
+    after that first round ended means the call was diverted.
+    """
+    first_end = min((dial.end_order for dial in legs if dial.end_order is not None), default=None)
+    return [dial for dial in legs if first_end is None or dial.begin_order < first_end]
+
+
+def _status(call, answer, caller, complete):
+    if answer is not None:
+        return ANSWERED
+    if call.abandoned:
+        return MISSED
+    statuses = {dial.status for dial in call.dials if dial.status and dial.status != "ANSWER"}
+    if statuses and statuses <= FAILED_DIALS | {"BUSY"}:
+        return BUSY if "BUSY" in statuses else FAILED
+    if statuses & GAVE_UP_DIALS:
+        return MISSED
+    if caller.cause in BUSY_CAUSES:
+        return BUSY
+    if caller.cause in FAILURE_CAUSES:
+        return FAILED
+    # Everyone hung up and no person ever answered: IVR, voicemail, or the
+    # caller gave up in the dialplan.
+    return MISSED if complete else UNKNOWN
+
+
+def summarize(call, complete):
+    """The plain-dict record of a call; None when it has no party at all."""
+    parties = sorted((ch for ch in call.channels.values() if ch.kind != PLUMBING), key=lambda ch: ch.order)
+    if not parties:
+        return None
+    caller = parties[0]
+    if caller.kind == TRUNK:
+        direction = INCOMING
+    elif any(ch.kind == TRUNK for ch in parties):
+        direction = OUTGOING
+    else:
+        direction = INTERNAL
+    # Dials towards a party other than the caller: for click-to-dial the
+    # caller's own phone is dialled first, which is not the call ringing.
+    legs = [dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller]
+    answers = [dial for dial in legs if dial.status == "ANSWER" and dial.target.bridged]
+    answer = min(answers, key=lambda dial: dial.end_order, default=None)
+    wave = _first_wave(legs)
+
+    if direction == OUTGOING:
+        extension = first_extension = extension_of(caller.name)
+        forwarded = call.diverted
+        from_number = caller.dial_cid or caller.cid or extension
+        to_number = _dialled_number(next((dial for dial in legs if dial.target.kind == TRUNK), None))
+    else:
+        first_target = answer.target if answer in wave else None
+        if first_target is None:
+            rung = [dial.target for dial in wave + legs if dial.target.kind == PHONE]
+            first_target = rung[0] if rung else None
+        first_extension = extension_of(first_target.name) if first_target else None
+        if answer is not None and answer.target.kind == PHONE:
+            extension = extension_of(answer.target.name)
+        else:
+            # Nobody (or an outside number) answered: the call is still the
+            # first phone's to follow up.
+            extension = first_extension
+        diverted_later = answer not in wave if answer is not None else len(wave) < len(legs)
+        forwarded = call.diverted or diverted_later
+        from_number = caller.dial_cid or caller.cid
+        if direction == INCOMING:
+            to_number = caller.exten
+        else:
+            from_number = from_number or extension_of(caller.name)
+            to_number = caller.dial_exten if looks_dialable(caller.dial_exten) else None
+        to_number = to_number or next(
+            (dial.dest_exten for dial in legs if looks_dialable(dial.dest_exten)), None
+        )
+
+    hangups = [ch.hungup_at for ch in call.channels.values() if ch.hungup_at is not None]
+    end = max(hangups, default=call.last_event)
+    ring_from = min((dial.began for dial in legs or call.dials), default=None)
+    if answer is not None:
+        ring_until = answer.ended
+    else:
+        ring_until = max((dial.ended for dial in legs or call.dials if dial.ended is not None), default=end)
+    ring = max(0.0, ring_until - ring_from) if ring_from is not None else 0.0
+    talk = 0.0
+    if answer is not None:
+        spans = list(call.talk_spans)
+        if call.talk_since is not None:
+            spans.append((call.talk_since, end))
+        talk = _covered_seconds((max(start, answer.ended), stop) for start, stop in spans)
+
+    answering = answer.target if answer is not None else caller
+    return {
+        "external_id": call.external_id,
+        "direction": direction,
+        "status": _status(call, answer, caller, complete),
+        "from_number": from_number,
+        "to_number": to_number,
+        "extension": extension,
+        "first_extension": first_extension,
+        "forwarded": bool(forwarded),
+        "transferred": call.transferred,
+        "start": _iso(call.first_seen),
+        "end": _iso(max(end, call.first_seen)),
+        "ring_seconds": round(ring),
+        "talk_seconds": round(talk),
+        "recording": call.recording,
+        "hangup_cause": answering.cause,
+    }
+
+
+def assemble(messages, trunks, stale_seconds=3600, clock=None, **options):
+    """Every call in a sequence of messages, the open ones flushed at the end.
+
+    ``clock`` returns the moment of reading for each message (a real clock
+    when omitted); events with a ``Timestamp`` header ignore it.
+    """
+    assembler = CallAssembler(trunks, stale_seconds=stale_seconds, **options)
+    calls = []
+    for message in messages:
+        calls += assembler.feed(message, clock() if clock else None)
+    return calls + assembler.flush()
