@@ -1,0 +1,332 @@
+"""Asterisk ``Master.csv`` call detail records turned into calls.
+
+Two writers produce that file. ``cdr_csv`` writes the fixed columns below,
+optionally followed by ``uniqueid`` (``loguniqueid``), ``userfield``
+(``loguserfield``) and ``peeraccount, linkedid, sequence``
+(``newcdrcolumns``), in that order (cdr_csv.c). ``cdr_custom`` with the
+sample mapping from ``cdr_custom.conf`` starts with ``clid`` instead. Rows
+carry no header, so the layout is recognised per row from its column count
+and from where the dates and ids sit.
+
+A CDR row describes one leg between party A (``channel``) and party B
+(``dstchannel``); the rows of one call share a ``linkedid`` (or, without
+``newcdrcolumns``, a ``uniqueid``). Unlike AMI, CDRs say nothing about
+transfers or hangup causes, so those are inferred where possible and left
+empty otherwise.
+"""
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .channels import (
+    PHONE,
+    PLUMBING,
+    TRUNK,
+    channel_kind,
+    clean_number,
+    compile_trunks,
+    extension_of,
+    looks_dialable,
+)
+
+_CSV_FIXED = (
+    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+)
+_NEW_COLUMNS = ("peeraccount", "linkedid", "sequence")
+_CUSTOM_SAMPLE = (
+    "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata",
+    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+    "accountcode", "uniqueid", "userfield", "sequence",
+)
+
+
+def _csv_layouts():
+    """Every column order cdr_csv can write, most common first.
+
+    The swapped variants accept files from tools that document the optional
+    columns in another order; the row checks below tell them apart.
+    """
+    optional = [(), ("uniqueid",), ("userfield",), ("uniqueid", "userfield"), ("userfield", "uniqueid")]
+    tails = [(), _NEW_COLUMNS, ("linkedid", "peeraccount", "sequence")]
+    return [_CSV_FIXED + extra + tail for tail in tails for extra in optional]
+
+
+LAYOUTS = {}
+for _layout in [*_csv_layouts(), _CUSTOM_SAMPLE]:
+    LAYOUTS.setdefault(len(_layout), []).append(_layout)
+
+DIALPLAN_APPS = frozenset(
+    {"voicemail", "voicemailmain", "playback", "background", "read", "record", "echo", "milliwatt",
+     "musiconhold", "saydigits", "saynumber", "sayalpha", "festival", "directory", "meetme", "confbridge"}
+)
+KNOWN_DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
+_UNIQUEID = re.compile(r"^(?:[\w.-]+-)?\d+\.\d+$")
+_AUDIO = re.compile(r"\.(wav|wav49|gsm|mp3|ogg|opus|sln\d*|g722|ulaw|alaw)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CdrError:
+    line: int
+    message: str
+
+    def __str__(self):
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class CdrResult:
+    calls: list
+    errors: list
+
+
+@dataclass(eq=False)
+class _Row:
+    line: int
+    src: str | None
+    dst: str | None
+    channel: str
+    dstchannel: str
+    lastapp: str
+    disposition: str
+    start: datetime
+    answer: datetime | None
+    end: datetime
+    billsec: int
+    uniqueid: str
+    linkedid: str
+    sequence: int
+    userfield: str
+
+
+class _BadRow(ValueError):
+    pass
+
+
+def _moment(value, zone, column, required=True):
+    value = value.strip()
+    if not value:
+        if required:
+            raise _BadRow(f"{column} is empty")
+        return None
+    try:
+        # cdr_custom can log ${CDR(start,u)}: epoch seconds.
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        pass
+    try:
+        local = datetime.strptime(value.split(".")[0], "%Y-%m-%d %H:%M:%S")
+    except ValueError as exc:
+        raise _BadRow(f"{column} {value!r} is not a date and time") from exc
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _seconds(value, column):
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise _BadRow(f"{column} {value!r} is not a number of seconds") from exc
+    if number < 0:
+        raise _BadRow(f"{column} {value!r} is negative")
+    return round(number)
+
+
+def _row(values, layout, line, zone):
+    fields = dict(zip(layout, values, strict=True))
+    for column in ("uniqueid", "linkedid"):
+        if fields.get(column) and not _UNIQUEID.match(fields[column]):
+            raise _BadRow(f"{column} {fields[column]!r} is not an Asterisk unique id")
+    for column in ("uniqueid", "linkedid"):
+        if column in layout and not fields[column]:
+            raise _BadRow(f"{column} is empty")
+    sequence = fields.get("sequence", "")
+    if sequence and not sequence.isdigit():
+        raise _BadRow(f"sequence {sequence!r} is not a number")
+    start = _moment(fields["start"], zone, "start")
+    end = _moment(fields["end"], zone, "end")
+    if end < start:
+        raise _BadRow("end is before start")
+    _seconds(fields["duration"], "duration")
+    return _Row(
+        line=line,
+        src=clean_number(fields["src"]),
+        dst=clean_number(fields["dst"]),
+        channel=fields["channel"].strip(),
+        dstchannel=fields["dstchannel"].strip(),
+        lastapp=fields["lastapp"].strip(),
+        disposition=fields["disposition"].strip().upper(),
+        start=start,
+        answer=_moment(fields["answer"], zone, "answer", required=False),
+        end=end,
+        billsec=_seconds(fields["billsec"], "billsec"),
+        uniqueid=fields.get("uniqueid", ""),
+        linkedid=fields.get("linkedid", ""),
+        sequence=int(sequence) if sequence else 0,
+        userfield=fields.get("userfield", "").strip(),
+    )
+
+
+def _is_header(values):
+    lowered = [value.strip().lower() for value in values]
+    return "start" in lowered and lowered[0] in ("accountcode", "clid")
+
+
+def read_rows(lines, timezone="UTC"):
+    """Parse Master.csv lines into rows; bad rows become ``CdrError``s.
+
+    ``timezone`` is the PBX's zone (a zoneinfo name): cdr_csv writes local
+    time unless ``usegmtime=yes``, in which case pass ``"UTC"``.
+    """
+    zone = ZoneInfo(timezone)
+    rows, errors = [], []
+    reader = csv.reader(lines)
+    line = 0
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(CdrError(line, f"unreadable CSV: {exc}"))
+            continue
+        if not values or (not rows and not errors and _is_header(values)):
+            continue
+        layouts = LAYOUTS.get(len(values))
+        if not layouts:
+            errors.append(CdrError(line, f"{len(values)} columns; Master.csv rows have 16 to 21"))
+            continue
+        problems = []
+        for layout in layouts:
+            try:
+                rows.append(_row(values, layout, line, zone))
+                break
+            except _BadRow as exc:
+                problems.append(str(exc))
+        else:
+            errors.append(CdrError(line, problems[0]))
+    return rows, errors
+
+
+def parse_cdr(lines, trunks, timezone="UTC"):
+    """Calls and row errors from Master.csv lines (any iterable of str)."""
+    rows, errors = read_rows(lines, timezone)
+    return CdrResult(calls_from_rows(rows, trunks), errors)
+
+
+def parse_cdr_file(path, trunks, timezone="UTC"):
+    with Path(path).open(encoding="utf-8", errors="replace", newline="") as handle:
+        return parse_cdr(handle, trunks, timezone)
+
+
+def calls_from_rows(rows, trunks):
+    """Group rows into calls (by linkedid, else uniqueid) and summarise each."""
+    compiled = compile_trunks(trunks)
+    groups = {}
+    for row in rows:
+        key = row.linkedid or row.uniqueid or f"{row.channel}@{row.start.isoformat()}"
+        groups.setdefault(key, []).append(row)
+    calls = (_summarize(key, group, compiled) for key, group in groups.items())
+    return [call for call in calls if call]
+
+
+def _person_answered(row, caller, trunks):
+    """ANSWERED only counts when a party's channel (not the dialplan) took it."""
+    return (
+        row.disposition == "ANSWERED"
+        and row.dstchannel
+        and row.dstchannel != caller
+        and channel_kind(row.dstchannel, trunks) != PLUMBING
+        and row.lastapp.lower() not in DIALPLAN_APPS
+    )
+
+
+def _status(rows, answered):
+    if answered:
+        return "answered"
+    dispositions = {row.disposition for row in rows}
+    dialplan_answered = "ANSWERED" in dispositions
+    if "NO ANSWER" in dispositions or dialplan_answered:
+        return "missed"
+    if dispositions == {"BUSY"}:
+        return "busy"
+    if dispositions and dispositions <= {"FAILED", "CONGESTION"}:
+        return "failed"
+    if dispositions and dispositions <= {"BUSY", "FAILED", "CONGESTION"}:
+        return "busy"
+    return "unknown"
+
+
+def _summarize(key, rows, trunks):
+    rows.sort(key=lambda row: (row.start, row.sequence, row.line))
+    kind = {}
+    for row in rows:
+        for name in (row.channel, row.dstchannel):
+            if name and name not in kind:
+                kind[name] = channel_kind(name, trunks)
+    parties = [name for name, what in kind.items() if what != PLUMBING]
+    if not parties:
+        return None
+    caller = parties[0]
+    if kind[caller] == TRUNK:
+        direction = "incoming"
+    elif TRUNK in (kind[name] for name in parties):
+        direction = "outgoing"
+    else:
+        direction = "internal"
+
+    legs = [row for row in rows if row.dstchannel and kind[row.dstchannel] != PLUMBING and row.dstchannel != caller]
+    answered = [row for row in legs if _person_answered(row, caller, trunks)]
+    answer = min(answered, key=lambda row: (row.answer or row.start, row.line), default=None)
+    # CDRs only have whole seconds: legs starting in the first ringing second
+    # rang together (ring group, queue ringall).
+    wave = [row for row in legs if row.start == legs[0].start] if legs else []
+    phones = [row.dstchannel for row in wave + legs if kind[row.dstchannel] == PHONE]
+
+    first = rows[0]
+    if direction == "outgoing":
+        extension = first_extension = extension_of(caller)
+        forwarded = False
+        trunk_leg = next((row for row in legs if kind[row.dstchannel] == TRUNK), first)
+        from_number = first.src or extension
+        to_number = trunk_leg.dst if looks_dialable(trunk_leg.dst) else first.dst
+    else:
+        first_target = answer.dstchannel if answer in wave else (phones[0] if phones else None)
+        first_extension = extension_of(first_target)
+        answerer = answer.dstchannel if answer is not None else None
+        extension = extension_of(answerer) if answerer and kind[answerer] == PHONE else first_extension
+        forwarded = answer not in wave if answer is not None else len(wave) < len(legs)
+        from_number = first.src or (extension_of(caller) if direction == "internal" else None)
+        to_number = next((row.dst for row in rows if looks_dialable(row.dst)), first.dst)
+
+    ring_from = min((row.start for row in legs), default=None)
+    if ring_from is None:
+        ring = 0
+    elif answer is not None:
+        ring = ((answer.answer or answer.start) - ring_from).total_seconds()
+    else:
+        ring = (max(row.end for row in legs) - ring_from).total_seconds()
+    recording = next((row.userfield for row in rows if _AUDIO.search(row.userfield)), None)
+    return {
+        "external_id": key,
+        "direction": direction,
+        "status": _status(rows, answer is not None),
+        "from_number": from_number,
+        "to_number": to_number,
+        "extension": extension,
+        "first_extension": first_extension,
+        "forwarded": bool(forwarded),
+        # CDRs record no transfer; a second person answering is one.
+        "transferred": len({extension_of(row.dstchannel) for row in answered}) > 1,
+        "start": rows[0].start.isoformat(timespec="seconds"),
+        "end": max(row.end for row in rows).isoformat(timespec="seconds"),
+        "ring_seconds": max(0, round(ring)),
+        # billsec only means talk time on a leg a person answered.
+        "talk_seconds": sum(row.billsec for row in answered),
+        "recording": recording,
+        "hangup_cause": None,
+    }
