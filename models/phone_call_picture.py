@@ -52,7 +52,7 @@ class PhoneCallPicture(models.Model):
         """Map (kind, value) to an image URL, cached per request by the caller."""
         urls = {}
         for picture in self.search_fetch([], ["kind", "value", "write_date"]):
-            unique = picture.write_date and int(picture.write_date.timestamp())
+            unique = picture.write_date and int(picture.write_date.timestamp() * 1000)
             urls[(picture.kind, picture.value)] = (
                 f"/web/image/phone.call.picture/{picture.id}/image/32x32?unique={unique}"
             )

@@ -61,6 +61,9 @@ class ResPartner(models.Model):
         it holds: exact E.164 first, then the national number.
         """
         wanted = {n.e164: n for n in client_numbers if n.kind == numbers.EXTERNAL}
+        # The company's own numbers (a call routed back in) are never a client.
+        for own in self._phone_own_numbers():
+            wanted.pop(own, None)
         if not wanted:
             return {}
         partners = self.sudo().with_context(active_test=True)
@@ -84,11 +87,15 @@ class ResPartner(models.Model):
         return found
 
     @api.model
+    def _phone_own_numbers(self):
+        companies = self.env["res.company"].sudo().search([])
+        return set(companies.partner_id.mapped("phone_sanitized"))
+
+    @api.model
     def _phone_create_callers(self, client_numbers, company):
         """Create one partner per unknown, valid, outside number."""
-        own = set(self.env["res.company"].sudo().search([]).partner_id.mapped("phone_sanitized"))
         creatable = sorted(
-            {n.e164: n for n in client_numbers if n.valid and n.e164 not in own}.values(),
+            {n.e164: n for n in client_numbers if n.valid}.values(),
             key=lambda n: n.e164,
         )
         if not creatable:

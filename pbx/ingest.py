@@ -6,6 +6,7 @@ dict into clean, typed values or a reason a person can act on. It never
 guesses: a missing timezone or an unknown status word rejects the item.
 """
 
+import re
 from datetime import datetime, timedelta, timezone
 
 DIRECTIONS = ("incoming", "outgoing", "internal")
@@ -32,6 +33,7 @@ KNOWN_KEYS = frozenset(
     }
 )
 MAX_TEXT = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A call longer than a day is a clock or PBX error, not a conversation.
 MAX_SECONDS = 86400
 
@@ -85,6 +87,8 @@ def _text(item, key, required=False):
     value = str(value).strip()
     if required and not value:
         raise InvalidCall(f"{key} is missing")
+    if _CONTROL.search(value):
+        raise InvalidCall(f"{key} contains a control character")
     if len(value) > MAX_TEXT:
         raise InvalidCall(f"{key} is longer than {MAX_TEXT} characters")
     return value

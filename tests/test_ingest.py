@@ -1,7 +1,189 @@
-from odoo.tests import TransactionCase
+from datetime import date
+
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import PhoneCase
 
 
-class TestSmoke(TransactionCase):
-    def test_one(self):
-        res = self.env["phone.call"]._ingest_calls([{"external_id": "1", "direction": "incoming", "status": "answered", "from_number": "+31207940100", "start": "2026-11-27T10:00:00Z", "talk_seconds": 10}])
-        self.assertEqual(res[0]["result"], "created", res)
+@tagged("post_install", "-at_install")
+class TestIngest(PhoneCase):
+    def test_created_then_redelivered_is_updated(self):
+        item = self.call(external_id="pbx-42")
+        first = self.ingest(item)[0]
+        self.assertEqual(first["result"], "created")
+        item["talk_seconds"] = 120
+        second = self.ingest(item)[0]
+        self.assertEqual(second["result"], "updated")
+        self.assertEqual(second["call_id"], first["call_id"])
+        calls = self.Call.search([("external_id", "=", "pbx-42")])
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls.duration, 120)
+
+    def test_same_call_twice_in_one_batch_is_one_record(self):
+        results = self.ingest(
+            self.call(external_id="dup", talk_seconds=10), self.call(external_id="dup", talk_seconds=30)
+        )
+        self.assertEqual([r["result"] for r in results], ["created", "updated"])
+        self.assertEqual(results[0]["call_id"], results[1]["call_id"])
+        call = self.Call.search([("external_id", "=", "dup")])
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call.duration, 30, "the later delivery wins")
+
+    def test_same_external_id_from_two_sources_is_two_calls(self):
+        self.ingest(self.call(external_id="1"), source="pbx-a")
+        self.ingest(self.call(external_id="1"), source="pbx-b")
+        self.assertEqual(self.Call.search_count([("external_id", "=", "1")]), 2)
+
+    def test_bad_items_are_rejected_good_items_land(self):
+        before_calls = self.Call.search_count([])
+        before_partners = self.env["res.partner"].search_count([])
+        bad = [
+            self.call(start=None),
+            self.call(start="2026-11-20 09:30:00"),
+            self.call(ring_seconds=-3),
+            self.call(talk_seconds=-1),
+            self.call(status="ringing"),
+            self.call(direction="upwards"),
+            self.call(end="2026-11-20T09:00:00+00:00"),
+            self.call(external_id=""),
+            "not a call",
+        ]
+        # Unknown numbers in rejected items must not leave partners behind.
+        for item in bad[:-1]:
+            item["from_number"] = "+31104567890"
+        good = self.call(external_id="good-one")
+        results = self.ingest(*bad[:4], good, *bad[4:])
+        kinds = [r["result"] for r in results]
+        self.assertEqual(kinds.count("rejected"), len(bad))
+        self.assertEqual(results[4]["result"], "created")
+        reasons = [r["reason"] for r in results if r["result"] == "rejected"]
+        for expected in (
+            "start is missing",
+            "no timezone",
+            "ring_seconds must not be negative",
+            "talk_seconds must not be negative",
+            "status 'ringing'",
+            "direction 'upwards'",
+            "is before start",
+            "call_id is missing",
+            "must be an object",
+        ):
+            self.assertTrue(any(expected in r for r in reasons), f"{expected!r} not in {reasons}")
+        self.assertEqual(self.Call.search_count([]), before_calls + 1)
+        self.assertEqual(self.env["res.partner"].search_count([]), before_partners)
+
+    def test_direction_decides_the_client_number(self):
+        incoming = self.ingest_one(direction="incoming", from_number="020 555 0101", to_number="201")
+        self.assertEqual(incoming.client_number, "+31205550101")
+        self.assertEqual(incoming.partner_id, self.client)
+        outgoing = self.ingest_one(direction="outgoing", from_number="201", to_number="0205550101")
+        self.assertEqual(outgoing.client_number, "+31205550101")
+        self.assertEqual(outgoing.partner_id, self.client)
+        internal = self.ingest_one(direction="internal", from_number="201", to_number="202")
+        self.assertFalse(internal.partner_id)
+        self.assertFalse(internal.client_number)
+        self.assertEqual((internal.from_number, internal.to_number), ("201", "202"))
+
+    def test_unknown_status_stays_unknown(self):
+        call = self.ingest_one(status="unknown", talk_seconds=40)
+        self.assertEqual(call.status, "unknown")
+        self.assertEqual(call.duration, 40)
+
+    def test_statuses_and_directions_round_trip(self):
+        for status in ("answered", "missed", "busy", "failed", "unknown"):
+            talk = 30 if status in ("answered", "unknown") else 0
+            call = self.ingest_one(status=status, talk_seconds=talk, direction="outgoing")
+            self.assertEqual((call.status, call.direction), (status, "outgoing"))
+
+    def test_extension_resolves_employee_and_forwarding(self):
+        call = self.ingest_one(extension="202", first_extension="201")
+        self.assertEqual(call.user_id, self.agent)
+        self.assertTrue(call.forwarded)
+        self.assertEqual(call.first_extension, "201")
+        direct = self.ingest_one(extension="201", first_extension="201")
+        self.assertEqual(direct.user_id, self.manager)
+        self.assertFalse(direct.forwarded)
+        nobody = self.ingest_one(extension="299")
+        self.assertFalse(nobody.user_id)
+        self.assertEqual(nobody.extension, "299")
+
+    def test_extension_of_another_company_is_not_resolved(self):
+        other = self.env["res.company"].create({"name": "Other Co"})
+        stranger = self.env["res.users"].create(
+            {"name": "Stranger", "login": "stranger", "company_id": other.id, "company_ids": [other.id]}
+        )
+        stranger.phone_extension = "777"
+        call = self.ingest_one(extension="777")
+        self.assertFalse(call.user_id)
+
+    def test_date_and_time_in_company_time_zone(self):
+        # 23:30 UTC in winter is 00:30 the next day in Amsterdam.
+        call = self.ingest_one(start="2026-11-20T23:30:15Z")
+        self.assertEqual(call.call_start, self.utc(2026, 11, 20, 23, 30, 15).replace(tzinfo=None))
+        self.assertEqual(call.call_date, date(2026, 11, 21))
+        self.assertAlmostEqual(call.call_time, 0.5 + 15 / 3600, places=6)
+
+    def test_offset_start_is_stored_in_utc(self):
+        call = self.ingest_one(start="2026-07-01T10:00:00+02:00", ring_seconds=5, talk_seconds=55)
+        self.assertEqual(call.call_start.hour, 8)
+        self.assertEqual((call.call_end - call.call_start).total_seconds(), 60)
+        self.assertEqual(call.call_date, date(2026, 7, 1))
+        self.assertAlmostEqual(call.call_time, 10.0)
+
+    def test_durations_sum_in_groups(self):
+        self.ingest(
+            self.call(external_id="s1", ring_seconds=3, talk_seconds=100),
+            self.call(external_id="s2", ring_seconds=7, talk_seconds=200),
+        )
+        [(ring, talk, hours)] = self.Call._read_group(
+            [("external_id", "in", ["s1", "s2"])],
+            aggregates=["ring_duration:sum", "duration:sum", "duration_hours:sum"],
+        )
+        self.assertEqual((ring, talk), (10, 300))
+        self.assertAlmostEqual(hours, 300 / 3600)
+
+    def test_numbers_are_shown_normalised(self):
+        call = self.ingest_one(from_number="0031 (20) 555-0101", to_number="201")
+        self.assertEqual(call.from_number, "+31205550101")
+        self.assertEqual(call.to_number, "201")
+
+    def test_recording_and_hangup_cause_kept(self):
+        call = self.ingest_one(recording="2026/11/20/rec-1.wav", hangup_cause="16", transferred=True)
+        self.assertEqual(call.recording, "2026/11/20/rec-1.wav")
+        self.assertEqual(call.hangup_cause, "16")
+        self.assertTrue(call.transferred)
+
+    def test_phone_user_may_not_ingest(self):
+        with self.assertRaises(AccessError):
+            self.Call.with_user(self.agent)._ingest_calls([self.call()])
+
+    def test_manager_may_ingest(self):
+        result = self.Call.with_user(self.manager)._ingest_calls([self.call()])[0]
+        self.assertEqual(result["result"], "created")
+
+    def test_too_long_text_is_rejected(self):
+        results = self.ingest(self.call(external_id="x" * 300))
+        self.assertEqual(results[0]["result"], "rejected")
+        self.assertIn("longer than 255", results[0]["reason"])
+
+    def test_control_characters_are_rejected(self):
+        result = self.ingest(self.call(hangup_cause="16\x00"))[0]
+        self.assertEqual(result["result"], "rejected")
+        self.assertIn("control character", result["reason"])
+
+    def test_database_refusal_rejects_only_that_item(self):
+        # A rule only the database knows (as a site's own trigger or constraint would be).
+        self.env.cr.execute(
+            "ALTER TABLE phone_call ADD CONSTRAINT test_no_boom CHECK (hangup_cause <> 'boom')"
+        )
+        with mute_logger("odoo.sql_db", "odoo.addons.phone_call_accounting.models.phone_call"):
+            results = self.ingest(
+                self.call(external_id="ok-1"),
+                self.call(external_id="boom", hangup_cause="boom"),
+                self.call(external_id="ok-2"),
+            )
+        self.assertEqual([r["result"] for r in results], ["created", "rejected", "created"])
+        self.assertIn("test_no_boom", results[1]["reason"])
+        self.assertEqual(self.Call.search_count([("external_id", "in", ["ok-1", "ok-2", "boom"])]), 2)

@@ -54,6 +54,7 @@ def test_zulu_and_datetime_start():
         ({"status": "missed"}, "cannot have 125 talk seconds"),
         ({"from_number": ["x"]}, "must be text"),
         ({"forwarded": "perhaps"}, "not a yes/no value"),
+        ({"recording": "a\x00b"}, "control character"),
     ],
 )
 def test_bad_items_are_rejected_with_reason(changes, reason):

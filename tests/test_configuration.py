@@ -1,0 +1,137 @@
+import base64
+import io
+
+import psycopg2
+from PIL import Image
+
+from odoo.exceptions import ValidationError
+from odoo.fields import Date
+from odoo.tests import Form, tagged
+from odoo.tools import mute_logger
+
+from .common import PhoneCase
+
+
+@tagged("post_install", "-at_install")
+class TestConfiguration(PhoneCase):
+    def test_settings_are_kept_per_company(self):
+        vip = self.env.ref("phone_call_accounting.phone_client_type_vip")
+        settings = Form(self.env["res.config.settings"])
+        settings.phone_long_call_minutes = 25
+        settings.phone_reviewer_id = self.manager
+        settings.phone_auto_create_partner = False
+        settings.phone_default_country_id = self.env.ref("base.be")
+        settings.phone_default_client_type_id = vip
+        settings.save().execute()
+        self.assertEqual(self.company.phone_long_call_minutes, 25)
+        self.assertEqual(self.company.phone_reviewer_id, self.manager)
+        self.assertFalse(self.company.phone_auto_create_partner)
+        self.assertEqual(self.company._phone_country_code(), "BE")
+        self.assertEqual(self.company.phone_default_client_type_id, vip)
+
+    def test_shipped_client_types_and_default(self):
+        names = self.env["phone.client.type"].search([]).mapped("name")
+        for name in ("Prospect", "Customer", "Problem", "VIP"):
+            self.assertIn(name, names)
+        self.assertTrue(all(self.env["phone.client.type"].search([]).mapped("image")))
+        self.assertEqual(self.env.ref("base.main_company").phone_default_client_type_id, self.prospect_type)
+
+    def test_partner_form_shows_type_count_and_history(self):
+        with Form(self.client) as form:
+            form.phone_client_type_id = self.env.ref("phone_call_accounting.phone_client_type_vip")
+        calls = self.Call.browse(
+            [r["call_id"] for r in self.ingest(self.call(), self.call(direction="outgoing", from_number="201",
+                                                                     to_number="+31205550101"))]
+        )
+        self.assertEqual(self.client.phone_call_count, 2)
+        self.assertEqual(self.client.phone_call_ids, calls)
+        self.assertEqual(calls[0].client_type_id.name, "VIP")
+        action = self.client.action_view_phone_calls()
+        self.assertEqual(self.Call.search(action["domain"]), calls)
+        self.assertEqual(calls[0].partner_call_ids, calls)
+        self.assertEqual(calls[0].action_open_partner()["res_id"], self.client.id)
+        arch = self.env["res.partner"].get_view(self.env.ref("base.view_partner_form").id)["arch"]
+        self.assertIn('name="action_view_phone_calls"', arch)
+        self.assertIn('name="phone_calls"', arch)
+
+    def test_extension_unique_per_company(self):
+        other = self.env["res.company"].create({"name": "Other Co"})
+        guest = self.env["res.users"].create(
+            {"name": "Guest", "login": "guest", "company_id": other.id, "company_ids": [other.id]}
+        )
+        guest.phone_extension = "201"  # same number, other company: fine
+        self.env.flush_all()
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
+            self.agent.phone_extension = "201"
+            self.env.flush_all()
+
+    def test_status_and_direction_pictures(self):
+        call = self.ingest_one(status="missed", talk_seconds=0)
+        missed = self.env.ref("phone_call_accounting.phone_call_picture_status_missed")
+        incoming = self.env.ref("phone_call_accounting.phone_call_picture_direction_incoming")
+        self.assertIn(f"/phone.call.picture/{missed.id}/", call.status_picture_url)
+        self.assertIn(f"/phone.call.picture/{incoming.id}/", call.direction_picture_url)
+        pictures = self.env["phone.call.picture"].search([])
+        self.assertEqual(
+            {(p.kind, p.value) for p in pictures},
+            {("status", s) for s in ("answered", "missed", "busy", "failed", "unknown")}
+            | {("direction", d) for d in ("incoming", "outgoing", "internal")},
+        )
+        # A user's own picture replaces the shipped one at once: the URL changes.
+        old_url = call.status_picture_url
+        missed.image = self.env.ref("phone_call_accounting.phone_call_picture_status_answered").image
+        self.env.flush_all()
+        call.invalidate_recordset(["status_picture_url"])
+        self.assertNotEqual(call.status_picture_url, old_url)
+
+    def test_incoming_picture_is_bright(self):
+        incoming = self.env.ref("phone_call_accounting.phone_call_picture_direction_incoming")
+        outgoing = self.env.ref("phone_call_accounting.phone_call_picture_direction_outgoing")
+
+        def brightness(picture):
+            image = Image.open(io.BytesIO(base64.b64decode(picture.image))).convert("L")
+            return image.getpixel((image.width // 4, image.height // 2))
+
+        self.assertGreater(brightness(incoming), 150)
+        self.assertGreater(brightness(incoming), brightness(outgoing))
+
+    def test_picture_value_must_fit_its_kind(self):
+        with self.assertRaises(ValidationError):
+            self.env["phone.call.picture"].create(
+                {"kind": "direction", "value": "missed", "image": self.prospect_type.image}
+            )
+
+    def test_views_offer_the_issue_columns_filters_and_groups(self):
+        views = self.Call.get_views([(False, "list"), (False, "search"), (False, "graph"), (False, "pivot")])
+        list_arch = views["views"]["list"]["arch"]
+        for field in ("status_picture_url", "direction_picture_url", "call_date", "call_time", "direction",
+                      "status", "from_number", "to_number", "extension", "user_id", "partner_id",
+                      "client_type_id", "duration_hours", "is_too_long"):
+            self.assertIn(f'name="{field}"', list_arch)
+        for decoration in ("decoration-success", "decoration-danger", "decoration-warning",
+                           "decoration-muted", "decoration-info", "decoration-bf"):
+            self.assertIn(decoration, list_arch)
+        search_arch = views["views"]["search"]["arch"]
+        for name in ("today", "yesterday", "this_week", "this_month", "filter_call_date", "group_call_date",
+                     "group_direction", "group_status", "group_user",
+                     "group_partner", "group_client_type"):
+            self.assertIn(f'name="{name}"', search_arch)
+        action = self.env.ref("phone_call_accounting.phone_call_action")
+        self.assertIn("search_default_today", action.context)
+
+    def test_call_date_groups_by_day_week_and_month(self):
+        self.ingest(
+            self.call(start="2026-11-02T10:00:00Z"), self.call(start="2026-11-03T10:00:00Z"),
+            self.call(start="2026-12-01T10:00:00Z"),
+        )
+        for granularity, expected in (("day", 3), ("week", 2), ("month", 2)):
+            groups = self.Call._read_group([], [f"call_date:{granularity}"], ["__count"])
+            self.assertEqual(len(groups), expected, granularity)
+
+    def test_today_filter_domain_selects_today(self):
+        today = Date.context_today(self.Call.with_context(tz="Europe/Amsterdam"))
+        call = self.ingest_one(start=self.utc(today.year, today.month, today.day, 11).isoformat())
+        old = self.ingest_one(start="2020-01-01T10:00:00Z")
+        found = self.Call.with_context(tz="Europe/Amsterdam").search([("call_date", "=", "today")])
+        self.assertIn(call, found)
+        self.assertNotIn(old, found)
