@@ -1,0 +1,142 @@
+"""Command line of the PBX core: ``python -m pbx replay FILE --config CONFIG.json``.
+
+Each command is a subparser added by its own ``_add_*`` function, so the
+live ``listen`` command can be added next to ``replay`` without touching it.
+"""
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .ami import iter_file
+from .assembler import CallAssembler
+from .cdr import parse_cdr_file
+
+OUTPUT_KEYS = (
+    "call_id",
+    "direction",
+    "status",
+    "from_number",
+    "to_number",
+    "extension",
+    "forwarded",
+    "transferred",
+    "start",
+    "ring_seconds",
+    "talk_seconds",
+    "recording",
+    "hangup_cause",
+)
+DEFAULT_STALE_SECONDS = 3600
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says why."""
+
+
+def load_config(path):
+    """Read and check CONFIG.json: ``trunks`` (regexes) and ``country`` at least.
+
+    Optional: ``timezone`` (zoneinfo name of the PBX, for CDR local times)
+    and ``stale_seconds`` (how long a silent call stays open).
+    """
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    trunks = config.get("trunks")
+    if not isinstance(trunks, list) or not all(isinstance(trunk, str) for trunk in trunks):
+        raise ConfigError('"trunks" must be a list of regular expressions')
+    for trunk in trunks:
+        try:
+            re.compile(trunk)
+        except re.error as exc:
+            raise ConfigError(f"trunk pattern {trunk!r} is not a valid regular expression: {exc}") from exc
+    if not isinstance(config.get("country"), str):
+        raise ConfigError('"country" must be a country code such as "NL"')
+    timezone = config.setdefault("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ConfigError(f"timezone {timezone!r} is not a known zone name") from exc
+    stale = config.setdefault("stale_seconds", DEFAULT_STALE_SECONDS)
+    if isinstance(stale, bool) or not isinstance(stale, int | float) or stale <= 0:
+        raise ConfigError('"stale_seconds" must be a positive number')
+    return config
+
+
+def _print_call(call, out):
+    record = {"call_id": call["external_id"]}
+    record.update((key, call[key]) for key in OUTPUT_KEYS[1:])
+    # One line per call, flushed, so a pipe sees each call as it finishes.
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _replay_ami(path, config, out):
+    assembler = CallAssembler(config["trunks"], stale_seconds=config["stale_seconds"])
+    for message in iter_file(path):
+        for call in assembler.feed(message, time.time()):
+            _print_call(call, out)
+    for call in assembler.flush():
+        _print_call(call, out)
+    return 0
+
+
+def _replay_cdr(path, config, out):
+    result = parse_cdr_file(path, config["trunks"], timezone=config["timezone"])
+    for call in result.calls:
+        _print_call(call, out)
+    for error in result.errors:
+        print(f"{path}: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def run_replay(args, out=None):
+    config = load_config(args.config)
+    fmt = args.format or ("cdr" if args.file.suffix.lower() == ".csv" else "ami")
+    replay = _replay_cdr if fmt == "cdr" else _replay_ami
+    return replay(args.file, config, out or sys.stdout)
+
+
+def _add_replay(commands):
+    replay = commands.add_parser(
+        "replay",
+        help="print the calls in an AMI capture or a Master.csv, one JSON object per line",
+        description="Assemble the calls in a recorded AMI stream (the bytes a manager "
+        "connection delivers after login) or in an Asterisk Master.csv, and print one "
+        "JSON object per finished call. Calls still open at the end of the file are "
+        "printed too.",
+    )
+    replay.add_argument("file", type=Path, help="AMI capture or Master.csv")
+    replay.add_argument("--config", type=Path, required=True, help="CONFIG.json with trunks and country")
+    replay.add_argument(
+        "--format", choices=("ami", "cdr"), help="file format (default: cdr for *.csv, else ami)"
+    )
+    replay.set_defaults(handler=run_replay)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m pbx", description="PBX call accounting tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_replay(commands)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc.filename or args.file}: {exc.strerror}\n")
