@@ -299,13 +299,16 @@ class CallAssembler:
         return keep
 
     def _finish(self, call, moment, complete):
-        for uniqueid, channel in call.channels.items():
+        for uniqueid in call.channels:
             self._channels.pop(uniqueid, None)
             self._ended[uniqueid] = moment
-            for bridge_id in channel.bridges:
-                bridge = self._bridges.get(bridge_id)
-                if bridge:
-                    bridge.members.discard(uniqueid)
+        # Drop the call's bridges too, or a lost BridgeDestroy would leak them.
+        for bridge_id in call.bridges:
+            bridge = self._bridges.get(bridge_id)
+            if bridge:
+                bridge.members.difference_update(call.channels)
+                if not bridge.members:
+                    del self._bridges[bridge_id]
         for linkedid in call.linkedids:
             if self._calls.get(linkedid) is call:
                 del self._calls[linkedid]
@@ -501,7 +504,16 @@ def _status(call, answer, caller, complete):
 
 
 def summarize(call, complete):
-    """The plain-dict record of a call; None when it has no party at all."""
+    """The plain-dict record of a call; None when it has no party at all.
+
+    Ringing runs from the first dial towards a party (so time waiting in a
+    queue or IVR is not ringing) until a person answered, or until the last
+    attempt ended. Talk time is the time, after that answer, during which a
+    bridge held two channels of the call; the segments before and after a
+    transfer add up, overlaps (a consultation while the caller holds) count
+    once. ``complete`` is False for calls closed stale or flushed: when they
+    give no clue, their status is "unknown" rather than a guess.
+    """
     parties = sorted((ch for ch in call.channels.values() if ch.kind != PLUMBING), key=lambda ch: ch.order)
     if not parties:
         return None

@@ -419,3 +419,23 @@ def test_forward_header_marks_the_call_forwarded():
     trace.at(9).unbridge("b", "in", "ph").hangup("in").hangup("ph")
     (call,) = assemble(trace.messages(), PJSIP_TRUNKS)
     assert call["forwarded"] is True
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_nothing_is_kept_once_calls_finish(name):
+    # A listener runs for months: finished calls must leave no state behind.
+    assembler = CallAssembler(TRUNKS)
+    for i, message in enumerate(parse_file(recording(name))):
+        assembler.feed(message, CLOCK_START + i)
+    assert assembler.open_calls == 0
+    assert assembler._channels == {}
+    assert assembler._bridges == {}
+
+
+def test_lost_bridge_destroy_does_not_leak():
+    trace = incoming_answered()
+    messages = [m for m in trace.messages() if m.event not in ("BridgeLeave", "BridgeDestroy")]
+    assembler = CallAssembler(PJSIP_TRUNKS)
+    calls = [call for message in messages for call in assembler.feed(message)]
+    assert [call["talk_seconds"] for call in calls] == [125]
+    assert assembler._bridges == {}
