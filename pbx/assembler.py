@@ -477,11 +477,16 @@ def _dialled_number(dial):
 def _first_wave(legs):
     """The dials that rang together before any of them ended.
 
-    A ring group or queue rings several phones at once; only a target dialled
-    after that first round ended means the call was diverted.
+    A ring group or queue rings several phones at once (and may ring them
+    again in later rounds); only a target outside that first round means the
+    call was diverted.
     """
     first_end = min((dial.end_order for dial in legs if dial.end_order is not None), default=None)
     return [dial for dial in legs if first_end is None or dial.begin_order < first_end]
+
+
+def _endpoint(dial):
+    return extension_of(dial.target.name)
 
 
 def _status(call, answer, caller, complete):
@@ -537,19 +542,20 @@ def summarize(call, complete):
         from_number = caller.dial_cid or caller.cid or extension
         to_number = _dialled_number(next((dial for dial in legs if dial.target.kind == TRUNK), None))
     else:
-        first_target = answer.target if answer in wave else None
-        if first_target is None:
-            rung = [dial.target for dial in wave + legs if dial.target.kind == PHONE]
-            first_target = rung[0] if rung else None
-        first_extension = extension_of(first_target.name) if first_target else None
+        first_round = {_endpoint(dial) for dial in wave}
+        if answer is not None and _endpoint(answer) in first_round:
+            first_extension = _endpoint(answer)
+        else:
+            rung = [_endpoint(dial) for dial in wave + legs if dial.target.kind == PHONE]
+            first_extension = rung[0] if rung else None
         if answer is not None and answer.target.kind == PHONE:
-            extension = extension_of(answer.target.name)
+            extension = _endpoint(answer)
         else:
             # Nobody (or an outside number) answered: the call is still the
             # first phone's to follow up.
             extension = first_extension
-        diverted_later = answer not in wave if answer is not None else len(wave) < len(legs)
-        forwarded = call.diverted or diverted_later
+        reached = [answer] if answer is not None else legs
+        forwarded = call.diverted or any(_endpoint(dial) not in first_round for dial in reached)
         from_number = caller.dial_cid or caller.cid
         if direction == INCOMING:
             to_number = caller.exten

@@ -295,11 +295,12 @@ def _summarize(key, rows, trunks):
         from_number = first.src or extension
         to_number = trunk_leg.dst if looks_dialable(trunk_leg.dst) else first.dst
     else:
-        first_target = answer.dstchannel if answer in wave else (phones[0] if phones else None)
-        first_extension = extension_of(first_target)
-        answerer = answer.dstchannel if answer is not None else None
-        extension = extension_of(answerer) if answerer and kind[answerer] == PHONE else first_extension
-        forwarded = answer not in wave if answer is not None else len(wave) < len(legs)
+        first_round = {extension_of(row.dstchannel) for row in wave}
+        answerer = extension_of(answer.dstchannel) if answer is not None else None
+        first_extension = answerer if answerer in first_round else extension_of(phones[0]) if phones else None
+        extension = answerer if answer is not None and kind[answer.dstchannel] == PHONE else first_extension
+        reached = [answer] if answer is not None else legs
+        forwarded = any(extension_of(row.dstchannel) not in first_round for row in reached)
         from_number = first.src or (extension_of(caller) if direction == "internal" else None)
         to_number = next((row.dst for row in rows if looks_dialable(row.dst)), first.dst)
 

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from pbx.ami import parse_file
+from pbx.ami import Parser, parse_bytes, parse_file
 from pbx.assembler import CallAssembler, assemble
 from pbx.tests.ami_trace import START, Trace
 from pbx.tests.recordings import TRUNKS, recording
@@ -145,8 +145,6 @@ def test_recording(name):
 
 def test_recording_replay_does_not_depend_on_chunking():
     # Same events through the incremental parser in tiny chunks.
-    from pbx.ami import Parser
-
     parser = Parser()
     data = recording("xfer_attended_xfer_abbcac.ami").read_bytes()
     messages = []
@@ -254,8 +252,6 @@ def test_repeated_chan_variable_headers():
         "Event: Hangup\r\nTimestamp: 11\r\nChannel: PJSIP/201-00000001\r\nUniqueid: u1\r\n"
         "Linkedid: u1\r\nCause: 16\r\n\r\n"
     )
-    from pbx.ami import parse_bytes
-
     (call,) = assemble(parse_bytes(wire.encode()), PJSIP_TRUNKS)
     assert call["recording"] == "/rec/a.wav"
     assert call["direction"] == "internal"
@@ -439,3 +435,20 @@ def test_lost_bridge_destroy_does_not_leak():
     calls = [call for message in messages for call in assembler.feed(message)]
     assert [call["talk_seconds"] for call in calls] == [125]
     assert assembler._bridges == {}
+
+
+def test_queue_ringing_members_again_is_no_forward():
+    trace = Trace()
+    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.at(1).state("in", "Up").event("QueueCallerJoin", "in", Queue="support", Position=1)
+    for round_start, (a, b) in ((2, ("a1", "b1")), (20, ("a2", "b2"))):
+        trace.at(round_start)
+        trace.channel(a, f"PJSIP/202-{round_start:08x}", linkedid="in").dial("in", a, "202")
+        trace.channel(b, f"PJSIP/203-{round_start + 1:08x}", linkedid="in").dial("in", b, "203")
+    trace.at(17).dial_end("in", "a1", "NOANSWER").dial_end("in", "b1", "NOANSWER").hangup("a1").hangup("b1")
+    trace.at(25).dial_end("in", "b2", "ANSWER").dial_end("in", "a2", "CANCEL").hangup("a2", 26)
+    trace.bridge("q", "in", "b2").at(85).unbridge("q", "in", "b2").hangup("in").hangup("b2")
+    (call,) = assemble(trace.messages(), PJSIP_TRUNKS)
+    assert (call["status"], call["extension"], call["first_extension"]) == ("answered", "203", "203")
+    assert call["forwarded"] is False
+    assert (call["ring_seconds"], call["talk_seconds"]) == (23, 60)
