@@ -234,23 +234,12 @@ def calls_from_rows(rows, trunks):
     return [call for call in calls if call]
 
 
-def _person_answered(row, caller, trunks):
-    """ANSWERED only counts when a party's channel (not the dialplan) took it."""
-    return (
-        row.disposition == "ANSWERED"
-        and row.dstchannel
-        and row.dstchannel != caller
-        and channel_kind(row.dstchannel, trunks) != PLUMBING
-        and row.lastapp.lower() not in DIALPLAN_APPS
-    )
-
-
 def _status(rows, answered):
     if answered:
         return "answered"
     dispositions = {row.disposition for row in rows}
-    dialplan_answered = "ANSWERED" in dispositions
-    if "NO ANSWER" in dispositions or dialplan_answered:
+    # Still ANSWERED here means the dialplan answered (IVR, voicemail, queue).
+    if dispositions & {"NO ANSWER", "ANSWERED"}:
         return "missed"
     if dispositions == {"BUSY"}:
         return "busy"
@@ -280,7 +269,9 @@ def _summarize(key, rows, trunks):
         direction = "internal"
 
     legs = [row for row in rows if row.dstchannel and kind[row.dstchannel] != PLUMBING and row.dstchannel != caller]
-    answered = [row for row in legs if _person_answered(row, caller, trunks)]
+    # ANSWERED only counts on a leg to a party (not a Local half) that was
+    # not left in a dialplan application such as VoiceMail or Playback.
+    answered = [row for row in legs if row.disposition == "ANSWERED" and row.lastapp.lower() not in DIALPLAN_APPS]
     answer = min(answered, key=lambda row: (row.answer or row.start, row.line), default=None)
     # CDRs only have whole seconds: legs starting in the first ringing second
     # rang together (ring group, queue ringall).
@@ -297,7 +288,10 @@ def _summarize(key, rows, trunks):
     else:
         first_round = {extension_of(row.dstchannel) for row in wave}
         answerer = extension_of(answer.dstchannel) if answer is not None else None
-        first_extension = answerer if answerer in first_round else extension_of(phones[0]) if phones else None
+        if answerer in first_round:
+            first_extension = answerer
+        else:
+            first_extension = extension_of(phones[0]) if phones else None
         extension = answerer if answer is not None and kind[answer.dstchannel] == PHONE else first_extension
         reached = [answer] if answer is not None else legs
         forwarded = any(extension_of(row.dstchannel) not in first_round for row in reached)
