@@ -32,7 +32,8 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
     calls[3].update(direction="incoming", status="unknown", ring_seconds=0, talk_seconds=0,
                     from_number=unknown_numbers[0], to_number="+31207940100", extension="")
     calls[4].update(direction="incoming", status="missed", talk_seconds=0,
-                    from_number="anonymous", to_number="+31207940100", extension=extensions[0])
+                    from_number="anonymous", to_number="+31207940100", extension="",
+                    first_extension=extensions[0])
     return calls
 
 
