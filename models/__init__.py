@@ -1,7 +1,9 @@
-from . import phone_client_type
-from . import phone_call_picture
-from . import phone_call
-from . import res_company
-from . import res_config_settings
-from . import res_partner
-from . import res_users
+from . import (
+    phone_call,
+    phone_call_picture,
+    phone_client_type,
+    res_company,
+    res_config_settings,
+    res_partner,
+    res_users,
+)

@@ -190,8 +190,12 @@ class PhoneCall(models.Model):
         ``call_id`` and ``reason`` (why it was rejected). Good items land even
         when others in the batch are rejected; a rejected item writes nothing.
         """
-        if not self.env.su and not self.env.user.has_group("phone_call_accounting.group_phone_manager"):
-            raise AccessError(self.env._("Only Phone managers and PBX connections may register calls."))
+        if not self.env.su and not self.env.user.has_group(
+            "phone_call_accounting.group_phone_manager"
+        ):
+            raise AccessError(
+                self.env._("Only Phone managers and PBX connections may register calls.")
+            )
         company = company or self.env.company
         calls_model = self.sudo().with_company(company).with_context(**QUIET)
         results = [None] * len(calls)
@@ -202,7 +206,7 @@ class PhoneCall(models.Model):
             except InvalidCall as exc:
                 results[index] = _rejected(item, str(exc))
                 continue
-            clean["source"] = str((item.get("source") or source or DEFAULT_SOURCE))[:64]
+            clean["source"] = str(item.get("source") or source or DEFAULT_SOURCE)[:64]
             cleaned[index] = clean
         if cleaned:
             for index, result in calls_model._ingest_clean(cleaned, company).items():
@@ -348,7 +352,9 @@ class PhoneCall(models.Model):
             minutes = call.company_id.phone_long_call_minutes
             call.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=self.env._("Review long call (%(minutes)s min)", minutes=round(call.duration / 60)),
+                summary=self.env._(
+                    "Review long call (%(minutes)s min)", minutes=round(call.duration / 60)
+                ),
                 note=self.env._(
                     "This call lasted longer than the %(limit)s minutes allowed.", limit=minutes
                 ),
@@ -394,4 +400,3 @@ def _result(kind, clean, call_id):
 def _rejected(item, reason):
     external_id = item.get("external_id") if isinstance(item, dict) else None
     return {"result": "rejected", "external_id": external_id, "call_id": False, "reason": reason}
-

@@ -37,7 +37,9 @@ class PhoneCallPicture(models.Model):
             allowed = dict(call_fields[picture.kind].selection)
             if picture.value not in allowed:
                 raise ValidationError(
-                    self.env._("%(value)s is not a call %(kind)s.", value=picture.value, kind=picture.kind)
+                    self.env._(
+                        "%(value)s is not a call %(kind)s.", value=picture.value, kind=picture.kind
+                    )
                 )
 
     @api.depends("kind", "value")

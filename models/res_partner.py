@@ -67,16 +67,16 @@ class ResPartner(models.Model):
         if not wanted:
             return {}
         partners = self.sudo().with_context(active_test=True)
-        visible = [("company_id", "in", [False, company.id])]
+        visible = ("company_id", "in", [False, company.id])
         found = {}
         for partner in partners.search_fetch(
-            [("phone_sanitized", "in", list(wanted))] + visible, ["phone_sanitized"], order="id"
+            [("phone_sanitized", "in", list(wanted)), visible], ["phone_sanitized"], order="id"
         ):
             found.setdefault(partner.phone_sanitized, partner)
         missing = {n.national: n.e164 for e164, n in wanted.items() if e164 not in found}
         if missing:
             for partner in partners.search_fetch(
-                [("phone_national_number", "in", list(missing))] + visible,
+                [("phone_national_number", "in", list(missing)), visible],
                 ["phone_national_number"],
                 order="id",
             ):

@@ -18,7 +18,7 @@ class ResUsers(models.Model):
 
     @property
     def SELF_READABLE_FIELDS(self):
-        return super().SELF_READABLE_FIELDS + ["phone_extension"]
+        return [*super().SELF_READABLE_FIELDS, "phone_extension"]
 
     @api.model
     def _phone_users_by_extension(self, extensions, company):

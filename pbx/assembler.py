@@ -50,7 +50,33 @@ BUSY_CAUSES = frozenset({"17", "21"})
 # Q.850 causes that mean the network or the number failed, not a person.
 FAILURE_CAUSES = frozenset(
     str(code)
-    for code in (1, 2, 3, 20, 22, 27, 28, 29, 34, 38, 41, 42, 44, 47, 50, 58, 63, 65, 66, 69, 79, 88, 102, 111, 127)
+    for code in (
+        1,
+        2,
+        3,
+        20,
+        22,
+        27,
+        28,
+        29,
+        34,
+        38,
+        41,
+        42,
+        44,
+        47,
+        50,
+        58,
+        63,
+        65,
+        66,
+        69,
+        79,
+        88,
+        102,
+        111,
+        127,
+    )
 )
 # Bridges where callers wait alone together (parking lots, holding bridges).
 NON_TALKING_BRIDGES = frozenset({"holding", "parking", "holding_bridge"})
@@ -114,7 +140,9 @@ class _Call:
     recording: str | None = None
 
     def is_over(self):
-        return bool(self.channels) and all(ch.hungup_at is not None for ch in self.channels.values())
+        return bool(self.channels) and all(
+            ch.hungup_at is not None for ch in self.channels.values()
+        )
 
 
 def _iso(moment):
@@ -239,7 +267,9 @@ class CallAssembler:
             linkedid = message.get(prefix + "Linkedid") or uniqueid
             channel = self._channels.get(uniqueid)
             if channel is None:
-                late = uniqueid in self._ended or (linkedid in self._ended and event != "Newchannel")
+                late = uniqueid in self._ended or (
+                    linkedid in self._ended and event != "Newchannel"
+                )
                 if late or not name or event == "Hangup":
                     continue
                 channel = self._new_channel(uniqueid, name, linkedid, moment)
@@ -262,7 +292,9 @@ class CallAssembler:
         if call is None:
             call = _Call(linkedid, self._order, moment, moment, {linkedid})
             self._calls[linkedid] = call
-        channel = _Channel(uniqueid, name, channel_kind(name, self._trunks), self._order, linkedid, call)
+        channel = _Channel(
+            uniqueid, name, channel_kind(name, self._trunks), self._order, linkedid, call
+        )
         call.channels[uniqueid] = channel
         self._channels[uniqueid] = channel
         return channel
@@ -351,7 +383,9 @@ class CallAssembler:
         if dial is None:
             if pair:
                 return  # Asterisk repeats DialEnd for some queue cancels.
-            dial = _Dial(source, target, moment, self._order, None, clean_number(message.get("DestExten")))
+            dial = _Dial(
+                source, target, moment, self._order, None, clean_number(message.get("DestExten"))
+            )
             call.dials.append(dial)
         dial.ended, dial.end_order = moment, self._order
         dial.status = (message.get("DialStatus") or "").upper() or None
@@ -425,7 +459,9 @@ class CallAssembler:
                 continue
             name, _, content = value.partition("=")
             if name.strip().upper() in self._recording_variables:
-                channel = seen.get("Dest" if lowered.startswith("dest") else "") or next(iter(seen.values()))
+                channel = seen.get("Dest" if lowered.startswith("dest") else "") or next(
+                    iter(seen.values())
+                )
                 self._set_recording(channel.call, content)
 
     @staticmethod
@@ -436,7 +472,10 @@ class CallAssembler:
 
     @staticmethod
     def _is_talking_bridge(message):
-        kinds = {(message.get("BridgeType") or "").lower(), (message.get("BridgeTechnology") or "").lower()}
+        kinds = {
+            (message.get("BridgeType") or "").lower(),
+            (message.get("BridgeTechnology") or "").lower(),
+        }
         return not kinds & NON_TALKING_BRIDGES
 
     def _leave_bridge(self, channel, bridge_id):
@@ -519,7 +558,9 @@ def summarize(call, complete):
     once. ``complete`` is False for calls closed stale or flushed: when they
     give no clue, their status is "unknown" rather than a guess.
     """
-    parties = sorted((ch for ch in call.channels.values() if ch.kind != PLUMBING), key=lambda ch: ch.order)
+    parties = sorted(
+        (ch for ch in call.channels.values() if ch.kind != PLUMBING), key=lambda ch: ch.order
+    )
     if not parties:
         return None
     caller = parties[0]
@@ -531,7 +572,9 @@ def summarize(call, complete):
         direction = INTERNAL
     # Dials towards a party other than the caller: for click-to-dial the
     # caller's own phone is dialled first, which is not the call ringing.
-    legs = [dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller]
+    legs = [
+        dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller
+    ]
     answers = [dial for dial in legs if dial.status == "ANSWER" and dial.target.bridged]
     answer = min(answers, key=lambda dial: dial.end_order, default=None)
     wave = _first_wave(legs)
@@ -540,7 +583,9 @@ def summarize(call, complete):
         extension = first_extension = extension_of(caller.name)
         forwarded = call.diverted
         from_number = caller.dial_cid or caller.cid or extension
-        to_number = _dialled_number(next((dial for dial in legs if dial.target.kind == TRUNK), None))
+        to_number = _dialled_number(
+            next((dial for dial in legs if dial.target.kind == TRUNK), None)
+        )
     else:
         first_round = {_endpoint(dial) for dial in wave}
         if answer is not None and _endpoint(answer) in first_round:
@@ -572,7 +617,9 @@ def summarize(call, complete):
     if answer is not None:
         ring_until = answer.ended
     else:
-        ring_until = max((dial.ended for dial in legs or call.dials if dial.ended is not None), default=end)
+        ring_until = max(
+            (dial.ended for dial in legs or call.dials if dial.ended is not None), default=end
+        )
     ring = max(0.0, ring_until - ring_from) if ring_from is not None else 0.0
     talk = 0.0
     if answer is not None:

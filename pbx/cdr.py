@@ -34,14 +34,44 @@ from .channels import (
 )
 
 _CSV_FIXED = (
-    "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
+    "accountcode",
+    "src",
+    "dst",
+    "dcontext",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
 )
 _NEW_COLUMNS = ("peeraccount", "linkedid", "sequence")
 _CUSTOM_SAMPLE = (
-    "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata",
-    "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-    "accountcode", "uniqueid", "userfield", "sequence",
+    "clid",
+    "src",
+    "dst",
+    "dcontext",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "lastdata",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "amaflags",
+    "accountcode",
+    "uniqueid",
+    "userfield",
+    "sequence",
 )
 
 
@@ -51,7 +81,13 @@ def _csv_layouts():
     The swapped variants accept files from tools that document the optional
     columns in another order; the row checks below tell them apart.
     """
-    optional = [(), ("uniqueid",), ("userfield",), ("uniqueid", "userfield"), ("userfield", "uniqueid")]
+    optional = [
+        (),
+        ("uniqueid",),
+        ("userfield",),
+        ("uniqueid", "userfield"),
+        ("userfield", "uniqueid"),
+    ]
     tails = [(), _NEW_COLUMNS, ("linkedid", "peeraccount", "sequence")]
     return [_CSV_FIXED + extra + tail for tail in tails for extra in optional]
 
@@ -61,8 +97,24 @@ for _layout in [*_csv_layouts(), _CUSTOM_SAMPLE]:
     LAYOUTS.setdefault(len(_layout), []).append(_layout)
 
 DIALPLAN_APPS = frozenset(
-    {"voicemail", "voicemailmain", "playback", "background", "read", "record", "echo", "milliwatt",
-     "musiconhold", "saydigits", "saynumber", "sayalpha", "festival", "directory", "meetme", "confbridge"}
+    {
+        "voicemail",
+        "voicemailmain",
+        "playback",
+        "background",
+        "read",
+        "record",
+        "echo",
+        "milliwatt",
+        "musiconhold",
+        "saydigits",
+        "saynumber",
+        "sayalpha",
+        "festival",
+        "directory",
+        "meetme",
+        "confbridge",
+    }
 )
 KNOWN_DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 _UNIQUEID = re.compile(r"^(?:[\w.-]+-)?\d+\.\d+$")
@@ -268,10 +320,18 @@ def _summarize(key, rows, trunks):
     else:
         direction = "internal"
 
-    legs = [row for row in rows if row.dstchannel and kind[row.dstchannel] != PLUMBING and row.dstchannel != caller]
+    legs = [
+        row
+        for row in rows
+        if row.dstchannel and kind[row.dstchannel] != PLUMBING and row.dstchannel != caller
+    ]
     # ANSWERED only counts on a leg to a party (not a Local half) that was
     # not left in a dialplan application such as VoiceMail or Playback.
-    answered = [row for row in legs if row.disposition == "ANSWERED" and row.lastapp.lower() not in DIALPLAN_APPS]
+    answered = [
+        row
+        for row in legs
+        if row.disposition == "ANSWERED" and row.lastapp.lower() not in DIALPLAN_APPS
+    ]
     answer = min(answered, key=lambda row: (row.answer or row.start, row.line), default=None)
     # CDRs only have whole seconds: legs starting in the first ringing second
     # rang together (ring group, queue ringall).
@@ -292,7 +352,9 @@ def _summarize(key, rows, trunks):
             first_extension = answerer
         else:
             first_extension = extension_of(phones[0]) if phones else None
-        extension = answerer if answer is not None and kind[answer.dstchannel] == PHONE else first_extension
+        extension = (
+            answerer if answer is not None and kind[answer.dstchannel] == PHONE else first_extension
+        )
         reached = [answer] if answer is not None else legs
         forwarded = any(extension_of(row.dstchannel) not in first_round for row in reached)
         from_number = first.src or (extension_of(caller) if direction == "internal" else None)

@@ -59,7 +59,9 @@ def load_config(path):
         try:
             re.compile(trunk)
         except re.error as exc:
-            raise ConfigError(f"trunk pattern {trunk!r} is not a valid regular expression: {exc}") from exc
+            raise ConfigError(
+                f"trunk pattern {trunk!r} is not a valid regular expression: {exc}"
+            ) from exc
     if not isinstance(config.get("country"), str):
         raise ConfigError('"country" must be a country code such as "NL"')
     timezone = config.setdefault("timezone", "UTC")
@@ -117,7 +119,9 @@ def _add_replay(commands):
         "printed too.",
     )
     replay.add_argument("file", type=Path, help="AMI capture or Master.csv")
-    replay.add_argument("--config", type=Path, required=True, help="CONFIG.json with trunks and country")
+    replay.add_argument(
+        "--config", type=Path, required=True, help="CONFIG.json with trunks and country"
+    )
     replay.add_argument(
         "--format", choices=("ami", "cdr"), help="file format (default: cdr for *.csv, else ami)"
     )

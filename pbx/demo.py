@@ -21,19 +21,44 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
             if day == 0:
                 start = now - timedelta(minutes=7 + index * rng.randint(9, 23))
             else:
-                midnight = (now - timedelta(days=day)).replace(hour=7, minute=0, second=0, microsecond=0)
+                midnight = (now - timedelta(days=day)).replace(
+                    hour=7, minute=0, second=0, microsecond=0
+                )
                 start = midnight + timedelta(seconds=rng.randint(0, 10 * 3600))
-            calls.append(_one_call(rng, f"demo-{day}-{index}", start, known_numbers, unknown_numbers, extensions))
+            calls.append(
+                _one_call(
+                    rng, f"demo-{day}-{index}", start, known_numbers, unknown_numbers, extensions
+                )
+            )
     # The cases a manager must be able to find, whatever the dice said.
     calls[1].update(status="answered", talk_seconds=47 * 60, ring_seconds=9)
-    calls[2].update(direction="incoming", status="answered", forwarded=True,
-                    first_extension=extensions[0], extension=extensions[-1],
-                    from_number=known_numbers[0], to_number="+31207940100")
-    calls[3].update(direction="incoming", status="unknown", ring_seconds=0, talk_seconds=0,
-                    from_number=unknown_numbers[0], to_number="+31207940100", extension="")
-    calls[4].update(direction="incoming", status="missed", talk_seconds=0,
-                    from_number="anonymous", to_number="+31207940100", extension="",
-                    first_extension=extensions[0])
+    calls[2].update(
+        direction="incoming",
+        status="answered",
+        forwarded=True,
+        first_extension=extensions[0],
+        extension=extensions[-1],
+        from_number=known_numbers[0],
+        to_number="+31207940100",
+    )
+    calls[3].update(
+        direction="incoming",
+        status="unknown",
+        ring_seconds=0,
+        talk_seconds=0,
+        from_number=unknown_numbers[0],
+        to_number="+31207940100",
+        extension="",
+    )
+    calls[4].update(
+        direction="incoming",
+        status="missed",
+        talk_seconds=0,
+        from_number="anonymous",
+        to_number="+31207940100",
+        extension="",
+        first_extension=extensions[0],
+    )
     return calls
 
 
@@ -56,12 +81,16 @@ def _one_call(rng, external_id, start, known_numbers, unknown_numbers, extension
         "status": status,
         "from_number": numbers[0],
         "to_number": numbers[1],
-        "extension": extension if status in ("answered", "unknown") or direction == "outgoing" else "",
+        "extension": extension
+        if status in ("answered", "unknown") or direction == "outgoing"
+        else "",
         "first_extension": extension if direction == "incoming" else "",
         "start": start.isoformat(),
         "ring_seconds": ring,
         "talk_seconds": talk,
-        "hangup_cause": "16" if status == "answered" else {"busy": "17", "failed": "34"}.get(status, "19"),
+        "hangup_cause": "16"
+        if status == "answered"
+        else {"busy": "17", "failed": "34"}.get(status, "19"),
     }
 
 

@@ -6,6 +6,7 @@ dict into clean, typed values or a reason a person can act on. It never
 guesses: a missing timezone or an unknown status word rejects the item.
 """
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -71,7 +72,7 @@ def _seconds(item, key):
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise InvalidCall(f"{key} must be a number of seconds, not {value!r}") from exc
-    if number != number or number < 0:
+    if math.isnan(number) or number < 0:
         raise InvalidCall(f"{key} must not be negative (got {value!r})")
     if number > MAX_SECONDS:
         raise InvalidCall(f"{key} of {value!r} seconds is longer than a day")

@@ -83,7 +83,7 @@ def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
     compact = _DIAL_CHARS.sub("", text)
     if compact.startswith("00") and compact[2:].isdigit():
         compact = "+" + compact[2:]
-    digits = compact[1:] if compact.startswith("+") else compact
+    digits = compact.removeprefix("+")
     if not digits.isdigit():
         return Number(raw=text, kind=INVALID)
     if not compact.startswith("+") and len(digits) <= max_extension_digits:

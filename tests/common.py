@@ -25,11 +25,15 @@ class PhoneCase(TransactionCase):
         )
         cls.company.partner_id.tz = "Europe/Amsterdam"
         cls.manager = new_test_user(
-            cls.env, "phone_manager", groups="phone_call_accounting.group_phone_manager",
+            cls.env,
+            "phone_manager",
+            groups="phone_call_accounting.group_phone_manager",
             name="Mia Manager",
         )
         cls.agent = new_test_user(
-            cls.env, "phone_agent", groups="phone_call_accounting.group_phone_user",
+            cls.env,
+            "phone_agent",
+            groups="phone_call_accounting.group_phone_user",
             name="Alex Agent",
         )
         cls.manager.phone_extension = "201"

@@ -34,14 +34,21 @@ class TestConfiguration(PhoneCase):
         for name in ("Prospect", "Customer", "Problem", "VIP"):
             self.assertIn(name, names)
         self.assertTrue(all(self.env["phone.client.type"].search([]).mapped("image")))
-        self.assertEqual(self.env.ref("base.main_company").phone_default_client_type_id, self.prospect_type)
+        self.assertEqual(
+            self.env.ref("base.main_company").phone_default_client_type_id, self.prospect_type
+        )
 
     def test_partner_form_shows_type_count_and_history(self):
         with Form(self.client) as form:
             form.phone_client_type_id = self.env.ref("phone_call_accounting.phone_client_type_vip")
         calls = self.Call.browse(
-            [r["call_id"] for r in self.ingest(self.call(), self.call(direction="outgoing", from_number="201",
-                                                                     to_number="+31205550101"))]
+            [
+                r["call_id"]
+                for r in self.ingest(
+                    self.call(),
+                    self.call(direction="outgoing", from_number="201", to_number="+31205550101"),
+                )
+            ]
         )
         self.assertEqual(self.client.phone_call_count, 2)
         self.assertEqual(self.client.phone_call_ids, calls)
@@ -61,7 +68,11 @@ class TestConfiguration(PhoneCase):
         )
         guest.phone_extension = "201"  # same number, other company: fine
         self.env.flush_all()
-        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError), self.env.cr.savepoint():
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.IntegrityError),
+            self.env.cr.savepoint(),
+        ):
             self.agent.phone_extension = "201"
             self.env.flush_all()
 
@@ -79,7 +90,9 @@ class TestConfiguration(PhoneCase):
         )
         # A user's own picture replaces the shipped one at once: the URL changes.
         old_url = call.status_picture_url
-        missed.image = self.env.ref("phone_call_accounting.phone_call_picture_status_answered").image
+        missed.image = self.env.ref(
+            "phone_call_accounting.phone_call_picture_status_answered"
+        ).image
         self.env.flush_all()
         call.invalidate_recordset(["status_picture_url"])
         self.assertNotEqual(call.status_picture_url, old_url)
@@ -102,26 +115,58 @@ class TestConfiguration(PhoneCase):
             )
 
     def test_views_offer_the_issue_columns_filters_and_groups(self):
-        views = self.Call.get_views([(False, "list"), (False, "search"), (False, "graph"), (False, "pivot")])
+        views = self.Call.get_views(
+            [(False, "list"), (False, "search"), (False, "graph"), (False, "pivot")]
+        )
         list_arch = views["views"]["list"]["arch"]
-        for field in ("status_picture_url", "direction_picture_url", "call_date", "call_time", "direction",
-                      "status", "from_number", "to_number", "extension", "user_id", "partner_id",
-                      "client_type_id", "duration_hours", "is_too_long"):
+        for field in (
+            "status_picture_url",
+            "direction_picture_url",
+            "call_date",
+            "call_time",
+            "direction",
+            "status",
+            "from_number",
+            "to_number",
+            "extension",
+            "user_id",
+            "partner_id",
+            "client_type_id",
+            "duration_hours",
+            "is_too_long",
+        ):
             self.assertIn(f'name="{field}"', list_arch)
-        for decoration in ("decoration-success", "decoration-danger", "decoration-warning",
-                           "decoration-muted", "decoration-info", "decoration-bf"):
+        for decoration in (
+            "decoration-success",
+            "decoration-danger",
+            "decoration-warning",
+            "decoration-muted",
+            "decoration-info",
+            "decoration-bf",
+        ):
             self.assertIn(decoration, list_arch)
         search_arch = views["views"]["search"]["arch"]
-        for name in ("today", "yesterday", "this_week", "this_month", "filter_call_date", "group_call_date",
-                     "group_direction", "group_status", "group_user",
-                     "group_partner", "group_client_type"):
+        for name in (
+            "today",
+            "yesterday",
+            "this_week",
+            "this_month",
+            "filter_call_date",
+            "group_call_date",
+            "group_direction",
+            "group_status",
+            "group_user",
+            "group_partner",
+            "group_client_type",
+        ):
             self.assertIn(f'name="{name}"', search_arch)
         action = self.env.ref("phone_call_accounting.phone_call_action")
         self.assertIn("search_default_today", action.context)
 
     def test_call_date_groups_by_day_week_and_month(self):
         self.ingest(
-            self.call(start="2026-11-02T10:00:00Z"), self.call(start="2026-11-03T10:00:00Z"),
+            self.call(start="2026-11-02T10:00:00Z"),
+            self.call(start="2026-11-03T10:00:00Z"),
             self.call(start="2026-12-01T10:00:00Z"),
         )
         for granularity, expected in (("day", 3), ("week", 2), ("month", 2)):

@@ -23,7 +23,8 @@ class TestIngest(PhoneCase):
 
     def test_same_call_twice_in_one_batch_is_one_record(self):
         results = self.ingest(
-            self.call(external_id="dup", talk_seconds=10), self.call(external_id="dup", talk_seconds=30)
+            self.call(external_id="dup", talk_seconds=10),
+            self.call(external_id="dup", talk_seconds=30),
         )
         self.assertEqual([r["result"] for r in results], ["created", "updated"])
         self.assertEqual(results[0]["call_id"], results[1]["call_id"])
@@ -75,7 +76,9 @@ class TestIngest(PhoneCase):
         self.assertEqual(self.env["res.partner"].search_count([]), before_partners)
 
     def test_direction_decides_the_client_number(self):
-        incoming = self.ingest_one(direction="incoming", from_number="020 555 0101", to_number="201")
+        incoming = self.ingest_one(
+            direction="incoming", from_number="020 555 0101", to_number="201"
+        )
         self.assertEqual(incoming.client_number, "+31205550101")
         self.assertEqual(incoming.partner_id, self.client)
         outgoing = self.ingest_one(direction="outgoing", from_number="201", to_number="0205550101")
@@ -112,7 +115,12 @@ class TestIngest(PhoneCase):
     def test_extension_of_another_company_is_not_resolved(self):
         other = self.env["res.company"].create({"name": "Other Co"})
         stranger = self.env["res.users"].create(
-            {"name": "Stranger", "login": "stranger", "company_id": other.id, "company_ids": [other.id]}
+            {
+                "name": "Stranger",
+                "login": "stranger",
+                "company_id": other.id,
+                "company_ids": [other.id],
+            }
         )
         stranger.phone_extension = "777"
         call = self.ingest_one(extension="777")
@@ -150,7 +158,9 @@ class TestIngest(PhoneCase):
         self.assertEqual(call.to_number, "201")
 
     def test_recording_and_hangup_cause_kept(self):
-        call = self.ingest_one(recording="2026/11/20/rec-1.wav", hangup_cause="16", transferred=True)
+        call = self.ingest_one(
+            recording="2026/11/20/rec-1.wav", hangup_cause="16", transferred=True
+        )
         self.assertEqual(call.recording, "2026/11/20/rec-1.wav")
         self.assertEqual(call.hangup_cause, "16")
         self.assertTrue(call.transferred)
@@ -186,4 +196,6 @@ class TestIngest(PhoneCase):
             )
         self.assertEqual([r["result"] for r in results], ["created", "rejected", "created"])
         self.assertIn("test_no_boom", results[1]["reason"])
-        self.assertEqual(self.Call.search_count([("external_id", "in", ["ok-1", "ok-2", "boom"])]), 2)
+        self.assertEqual(
+            self.Call.search_count([("external_id", "in", ["ok-1", "ok-2", "boom"])]), 2
+        )

@@ -28,8 +28,11 @@ class TestLongCall(PhoneCase):
 
     def reviews(self, calls):
         return self.env["mail.activity"].search(
-            [("res_model", "=", "phone.call"), ("res_id", "in", calls.ids),
-             ("activity_type_id", "=", self.review_type.id)]
+            [
+                ("res_model", "=", "phone.call"),
+                ("res_id", "in", calls.ids),
+                ("activity_type_id", "=", self.review_type.id),
+            ]
         )
 
     def test_threshold_marks_too_long(self):
@@ -52,7 +55,10 @@ class TestLongCall(PhoneCase):
     def test_cron_gives_exactly_one_review_activity(self):
         self.company.phone_reviewer_id = self.manager
         long_calls = self.Call.browse(
-            [r["call_id"] for r in self.ingest(*[self.call(talk_seconds=self.minutes(15)) for _ in range(5)])]
+            [
+                r["call_id"]
+                for r in self.ingest(*[self.call(talk_seconds=self.minutes(15)) for _ in range(5)])
+            ]
         )
         short = self.ingest_one(talk_seconds=30)
         self.Call._cron_schedule_long_call_reviews(batch_size=2)

@@ -1,7 +1,6 @@
 from odoo.tests import tagged
 
 from ..pbx import numbers
-
 from .common import PhoneCase
 
 
@@ -55,14 +54,24 @@ class TestPartnerMatching(PhoneCase):
         first = self.ingest_one(from_number="+32470123456")
         second = self.ingest_one(from_number="0032 470 123 456")
         self.assertEqual(first.partner_id, second.partner_id)
-        results = self.ingest(self.call(from_number="+4930901820"), self.call(from_number="+49 30 901820"))
+        results = self.ingest(
+            self.call(from_number="+4930901820"), self.call(from_number="+49 30 901820")
+        )
         calls = self.Call.browse([r["call_id"] for r in results])
         self.assertEqual(len(calls.partner_id), 1)
         self.assertEqual(len(self.partners_with("+4930901820")), 1)
 
     def test_no_partner_for_withheld_garbage_internal_or_own_numbers(self):
         before = self.env["res.partner"].search_count([])
-        for number in ("anonymous", "<unknown>", "", "12ab", "+31 00 000 0000", "205", "+31 20 794 0100"):
+        for number in (
+            "anonymous",
+            "<unknown>",
+            "",
+            "12ab",
+            "+31 00 000 0000",
+            "205",
+            "+31 20 794 0100",
+        ):
             call = self.ingest_one(from_number=number)
             self.assertFalse(call.partner_id, number)
         self.assertEqual(self.env["res.partner"].search_count([]), before)
@@ -76,7 +85,9 @@ class TestPartnerMatching(PhoneCase):
 
     def test_client_type_is_kept_as_it_was(self):
         call = self.ingest_one()
-        self.client.phone_client_type_id = self.env.ref("phone_call_accounting.phone_client_type_problem")
+        self.client.phone_client_type_id = self.env.ref(
+            "phone_call_accounting.phone_client_type_problem"
+        )
         self.assertEqual(call.client_type_id, self.customer_type)
         later = self.ingest_one()
         self.assertEqual(later.client_type_id.name, "Problem")

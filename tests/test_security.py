@@ -11,14 +11,34 @@ class TestSecurity(PhoneCase):
         super().setUpClass()
         cls.other_company = cls.env["res.company"].create({"name": "Branch Office"})
         cls.plain = new_test_user(cls.env, "plain_employee", groups="base.group_user")
-        cls.home_call = cls.Call.browse(cls.Call._ingest_calls([{
-            "external_id": "home", "direction": "incoming", "status": "answered",
-            "from_number": "+31205550101", "start": "2026-11-20T10:00:00Z", "talk_seconds": 10,
-        }])[0]["call_id"])
-        cls.branch_call = cls.Call.browse(cls.Call._ingest_calls([{
-            "external_id": "branch", "direction": "incoming", "status": "missed",
-            "from_number": "+31205550101", "start": "2026-11-20T10:00:00Z",
-        }], company=cls.other_company)[0]["call_id"])
+        cls.home_call = cls.Call.browse(
+            cls.Call._ingest_calls(
+                [
+                    {
+                        "external_id": "home",
+                        "direction": "incoming",
+                        "status": "answered",
+                        "from_number": "+31205550101",
+                        "start": "2026-11-20T10:00:00Z",
+                        "talk_seconds": 10,
+                    }
+                ]
+            )[0]["call_id"]
+        )
+        cls.branch_call = cls.Call.browse(
+            cls.Call._ingest_calls(
+                [
+                    {
+                        "external_id": "branch",
+                        "direction": "incoming",
+                        "status": "missed",
+                        "from_number": "+31205550101",
+                        "start": "2026-11-20T10:00:00Z",
+                    }
+                ],
+                company=cls.other_company,
+            )[0]["call_id"]
+        )
 
     def test_privilege_and_groups(self):
         user_group = self.env.ref("phone_call_accounting.group_phone_user")
@@ -36,9 +56,11 @@ class TestSecurity(PhoneCase):
 
     def test_multi_company_user_sees_both(self):
         self.agent.company_ids = [(4, self.other_company.id)]
-        calls = self.Call.with_user(self.agent).with_context(
-            allowed_company_ids=[self.company.id, self.other_company.id]
-        ).search([("external_id", "in", ["home", "branch"])])
+        calls = (
+            self.Call.with_user(self.agent)
+            .with_context(allowed_company_ids=[self.company.id, self.other_company.id])
+            .search([("external_id", "in", ["home", "branch"])])
+        )
         self.assertEqual(len(calls), 2)
 
     @users("phone_agent")

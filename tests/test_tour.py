@@ -14,12 +14,26 @@ class TestPhoneTour(HttpCase):
         self.env["res.partner"].create({"name": "Tour Client", "phone": "+31205550999"})
         start = fields.Datetime.now() - timedelta(minutes=1)
         calls = [
-            {"external_id": "tour-1", "direction": "incoming", "status": "answered",
-             "from_number": "+31205550999", "to_number": "+31207940100", "extension": "201",
-             "start": start.isoformat() + "+00:00", "ring_seconds": 5, "talk_seconds": 75},
-            {"external_id": "tour-2", "direction": "incoming", "status": "missed",
-             "from_number": "+31205550999", "to_number": "+31207940100",
-             "start": (start - timedelta(seconds=30)).isoformat() + "+00:00", "ring_seconds": 20},
+            {
+                "external_id": "tour-1",
+                "direction": "incoming",
+                "status": "answered",
+                "from_number": "+31205550999",
+                "to_number": "+31207940100",
+                "extension": "201",
+                "start": start.isoformat() + "+00:00",
+                "ring_seconds": 5,
+                "talk_seconds": 75,
+            },
+            {
+                "external_id": "tour-2",
+                "direction": "incoming",
+                "status": "missed",
+                "from_number": "+31205550999",
+                "to_number": "+31207940100",
+                "start": (start - timedelta(seconds=30)).isoformat() + "+00:00",
+                "ring_seconds": 20,
+            },
         ]
         results = self.env["phone.call"]._ingest_calls(calls)
         self.assertEqual([r["result"] for r in results], ["created", "created"])

@@ -35,8 +35,9 @@ def draw(colour, symbol, size=128):
     pen.ellipse((4, 4, size - 4, size - 4), fill=colour)
     font = ImageFont.truetype(FONT, int(size * 0.55))
     dark = colour in ("#ffcc00", "#d4af37")
-    pen.text((size / 2, size / 2), symbol, font=font, anchor="mm",
-             fill="#222222" if dark else "white")
+    pen.text(
+        (size / 2, size / 2), symbol, font=font, anchor="mm", fill="#222222" if dark else "white"
+    )
     return image
 
 

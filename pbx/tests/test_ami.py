@@ -27,7 +27,7 @@ def test_chunks_split_anywhere_give_the_same_messages():
         parser = Parser()
         got = []
         for i in range(0, len(TWO_EVENTS), size):
-            got += parser.feed(TWO_EVENTS[i:i + size])
+            got += parser.feed(TWO_EVENTS[i : i + size])
         assert got + parser.flush() == expected, size
 
 
@@ -74,7 +74,8 @@ def test_command_output_lines():
 def test_junk_lines_and_banner_are_ignored():
     messages = parse_bytes(
         b"Asterisk Call Manager/5.0.1\r\n"
-        b"Response: Success\r\nthis line has no colon\r\n: no key\r\nMessage: Authentication accepted\r\n\r\n"
+        b"Response: Success\r\nthis line has no colon\r\n: no key\r\n"
+        b"Message: Authentication accepted\r\n\r\n"
         b"\r\n\r\n"
         b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
     )
@@ -121,9 +122,14 @@ def test_encode_action():
 
 
 def test_encode_repeated_values_and_pairs():
-    wire = encode_action([
-        ("Action", "Originate"), ("Channel", "PJSIP/201"), ("Variable", ["A=1", "B=2"]), ("Async", True),
-    ])
+    wire = encode_action(
+        [
+            ("Action", "Originate"),
+            ("Channel", "PJSIP/201"),
+            ("Variable", ["A=1", "B=2"]),
+            ("Async", True),
+        ]
+    )
     (message,) = parse_bytes(wire)
     assert message.get_all("Variable") == ["A=1", "B=2"]
     assert message.get("Async") == "True"

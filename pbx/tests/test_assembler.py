@@ -29,103 +29,178 @@ def internal(**fields):
 EXPECTED = {
     "simple_ab_success_a_hangup.ami": [
         internal(
-            external_id="195176c06ab8-1529936170.42", status="answered", to_number="202",
-            extension="150010002", first_extension="150010002", hangup_cause="16",
-            start="2023-11-14T22:13:22+00:00", ring_seconds=4, talk_seconds=10,
+            external_id="195176c06ab8-1529936170.42",
+            status="answered",
+            to_number="202",
+            extension="150010002",
+            first_extension="150010002",
+            hangup_cause="16",
+            start="2023-11-14T22:13:22+00:00",
+            ring_seconds=4,
+            talk_seconds=10,
         ),
     ],
     "simple_ab_a_cancel.ami": [
         # 201 gave up while 202 rang: the call is still 202's to call back.
         internal(
-            status="missed", to_number="202", extension="150010002", first_extension="150010002",
-            hangup_cause="0", ring_seconds=4, talk_seconds=0,
+            status="missed",
+            to_number="202",
+            extension="150010002",
+            first_extension="150010002",
+            hangup_cause="0",
+            ring_seconds=4,
+            talk_seconds=0,
         ),
     ],
     "simple_ab_reject.ami": [
         internal(
-            status="busy", to_number="202", extension="150010002", first_extension="150010002",
-            hangup_cause="17", ring_seconds=3, talk_seconds=0,
+            status="busy",
+            to_number="202",
+            extension="150010002",
+            first_extension="150010002",
+            hangup_cause="17",
+            ring_seconds=3,
+            talk_seconds=0,
         ),
     ],
     "simple_ab_callgroup.ami": [
         # Both members rang at once; the one that answered is not a forward.
         internal(
-            status="answered", to_number="401", extension="150010002", first_extension="150010002",
-            ring_seconds=7, talk_seconds=8,
+            status="answered",
+            to_number="401",
+            extension="150010002",
+            first_extension="150010002",
+            ring_seconds=7,
+            talk_seconds=8,
         ),
     ],
     "simple_ab_callgroup_no_answer.ami": [
         # One member busy, the other rejected, the group reported NOANSWER:
         # nobody was reached, which is a missed call, not a busy line.
         internal(
-            status="missed", to_number="401", extension="150010003", first_extension="150010003",
-            hangup_cause="19", ring_seconds=11, talk_seconds=0,
+            status="missed",
+            to_number="401",
+            extension="150010003",
+            first_extension="150010003",
+            hangup_cause="19",
+            ring_seconds=11,
+            talk_seconds=0,
         ),
     ],
     "simple_ab_success_twoclients.ami": [
         {
-            "external_id": "195176c06ab8-1529936734.287", "direction": "outgoing", "status": "answered",
-            "from_number": "+31260010001", "to_number": "+31150010001",
-            "extension": "260010001", "first_extension": "260010001",
-            "forwarded": False, "transferred": False, "ring_seconds": 36, "talk_seconds": 21,
+            "external_id": "195176c06ab8-1529936734.287",
+            "direction": "outgoing",
+            "status": "answered",
+            "from_number": "+31260010001",
+            "to_number": "+31150010001",
+            "extension": "260010001",
+            "first_extension": "260010001",
+            "forwarded": False,
+            "transferred": False,
+            "ring_seconds": 36,
+            "talk_seconds": 21,
         },
         {
-            "external_id": "195176c06ab8-1529936734.297", "direction": "incoming", "status": "answered",
-            "from_number": "+31260010001", "to_number": "+31150010001",
-            "extension": "150010001", "first_extension": "150010001",
-            "forwarded": False, "transferred": False, "ring_seconds": 4, "talk_seconds": 29,
+            "external_id": "195176c06ab8-1529936734.297",
+            "direction": "incoming",
+            "status": "answered",
+            "from_number": "+31260010001",
+            "to_number": "+31150010001",
+            "extension": "150010001",
+            "first_extension": "150010001",
+            "forwarded": False,
+            "transferred": False,
+            "ring_seconds": 4,
+            "talk_seconds": 29,
         },
     ],
     "queue_queue_simple.ami": [
         {
-            "direction": "incoming", "status": "answered",
-            "from_number": "+31150010001", "to_number": "+31150010004",
-            "extension": "150010002", "first_extension": "150010002",
-            "forwarded": False, "transferred": False, "ring_seconds": 15, "talk_seconds": 10,
+            "direction": "incoming",
+            "status": "answered",
+            "from_number": "+31150010001",
+            "to_number": "+31150010004",
+            "extension": "150010002",
+            "first_extension": "150010002",
+            "forwarded": False,
+            "transferred": False,
+            "ring_seconds": 15,
+            "talk_seconds": 10,
         },
     ],
     "queue_queue_a_cancel.ami": [
         # The queue answered the caller's channel; no person ever did.
         {
-            "direction": "incoming", "status": "missed",
-            "from_number": "+31150010001", "to_number": "+31150010004",
-            "extension": "150010002", "first_extension": "150010002",
-            "forwarded": False, "transferred": False, "ring_seconds": 7, "talk_seconds": 0,
+            "direction": "incoming",
+            "status": "missed",
+            "from_number": "+31150010001",
+            "to_number": "+31150010004",
+            "extension": "150010002",
+            "first_extension": "150010002",
+            "forwarded": False,
+            "transferred": False,
+            "ring_seconds": 7,
+            "talk_seconds": 0,
             "hangup_cause": "0",
         },
     ],
     "xfer_misc_call_forwarding.ami": [
         {
-            "external_id": "b6093874285e-1530191379.305", "direction": "incoming", "status": "answered",
-            "from_number": "+31260010001", "to_number": "+31150010001",
-            "extension": "150010002", "first_extension": "150010001",
-            "forwarded": True, "transferred": False, "ring_seconds": 34, "talk_seconds": 31,
+            "external_id": "b6093874285e-1530191379.305",
+            "direction": "incoming",
+            "status": "answered",
+            "from_number": "+31260010001",
+            "to_number": "+31150010001",
+            "extension": "150010002",
+            "first_extension": "150010001",
+            "forwarded": True,
+            "transferred": False,
+            "ring_seconds": 34,
+            "talk_seconds": 31,
         },
     ],
     "xfer_blind_xfer_blind_abbcac.ami": [
         # 202 took the call and handed it to 203: one call, answered by 202.
         internal(
-            external_id="07b796be1962-1529998959.65", status="answered", to_number="202",
-            extension="150010002", first_extension="150010002", transferred=True,
-            ring_seconds=4, talk_seconds=22,
+            external_id="07b796be1962-1529998959.65",
+            status="answered",
+            to_number="202",
+            extension="150010002",
+            first_extension="150010002",
+            transferred=True,
+            ring_seconds=4,
+            talk_seconds=22,
         ),
     ],
     "xfer_attended_xfer_abbcac.ami": [
         # The consultation call 202 -> 203 is welded into the original call.
         internal(
-            external_id="195176c06ab8-1529941338.663", status="answered", to_number="202",
-            extension="150010002", first_extension="150010002", transferred=True,
-            ring_seconds=4, talk_seconds=57,
+            external_id="195176c06ab8-1529941338.663",
+            status="answered",
+            to_number="202",
+            extension="150010002",
+            first_extension="150010002",
+            transferred=True,
+            ring_seconds=4,
+            talk_seconds=57,
         ),
     ],
     "originate_ctd-account-world.ami": [
         # Click-to-dial: phone 201 (account 150010001) rings first, then the
         # outside number is dialled; ringing counts from the outside dial.
         {
-            "external_id": "c4061ca6474c-1531990515.302", "direction": "outgoing", "status": "answered",
-            "from_number": "201", "to_number": "+31260010001",
-            "extension": "150010001", "first_extension": "150010001",
-            "forwarded": False, "transferred": False, "ring_seconds": 7, "talk_seconds": 37,
+            "external_id": "c4061ca6474c-1531990515.302",
+            "direction": "outgoing",
+            "status": "answered",
+            "from_number": "201",
+            "to_number": "+31260010001",
+            "extension": "150010001",
+            "first_extension": "150010001",
+            "forwarded": False,
+            "transferred": False,
+            "ring_seconds": 7,
+            "talk_seconds": 37,
             "hangup_cause": "16",
         },
     ],
@@ -149,9 +224,11 @@ def test_recording_replay_does_not_depend_on_chunking():
     data = recording("xfer_attended_xfer_abbcac.ami").read_bytes()
     messages = []
     for i in range(0, len(data), 97):
-        messages += parser.feed(data[i:i + 97])
+        messages += parser.feed(data[i : i + 97])
     clock = itertools.count(CLOCK_START).__next__
-    assert assemble(messages + parser.flush(), TRUNKS, clock=clock) == replay("xfer_attended_xfer_abbcac.ami")
+    assert assemble(messages + parser.flush(), TRUNKS, clock=clock) == replay(
+        "xfer_attended_xfer_abbcac.ami"
+    )
 
 
 def test_calls_are_emitted_when_the_last_channel_hangs_up():
@@ -171,15 +248,21 @@ PJSIP_TRUNKS = [r"^PJSIP/provider-"]
 def incoming_answered():
     """A PJSIP provider call to DID 0201234567, answered by 201 after 8 s."""
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="+31612345678", exten="0201234567", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="+31612345678", exten="0201234567", state="Ring"
+    )
     trace.at(1).channel("ph", "PJSIP/201-00000002", cid="0201234567", exten="s", linkedid="in")
     trace.dial("in", "ph", "201")
     trace.at(2).state("ph", "Ringing")
     trace.at(9).state("ph", "Up").dial_end("in", "ph", "ANSWER")
     trace.event("BridgeCreate", BridgeUniqueid="b1", BridgeType="basic")
     trace.bridge("b1", "ph", "in")
-    trace.event("VarSet", "in", Variable="MIXMONITOR_FILENAME",
-                Value="/var/spool/asterisk/monitor/2026/01/01/in-0201234567.wav")
+    trace.event(
+        "VarSet",
+        "in",
+        Variable="MIXMONITOR_FILENAME",
+        Value="/var/spool/asterisk/monitor/2026/01/01/in-0201234567.wav",
+    )
     trace.at(134).unbridge("b1", "ph").hangup("ph")
     trace.unbridge("b1", "in").hangup("in")
     return trace
@@ -231,7 +314,9 @@ def test_outgoing_pjsip_with_chan_variable_recording():
     trace.dial("ph", "out", "0612345678@provider")
     trace.at(6).dial_end("ph", "out", "ANSWER").bridge("b7", "out", "ph")
     trace.at(66).event(
-        "Hangup", "ph", Cause=16,
+        "Hangup",
+        "ph",
+        Cause=16,
         ChanVariable="MIXMONITOR_FILENAME=/rec/out-201.wav",
     )
     trace.event("BridgeLeave", "out", BridgeUniqueid="b7").hangup("out")
@@ -261,7 +346,9 @@ def test_repeated_chan_variable_headers():
 def queue_trace():
     """Incoming call answered by a queue; the caller leaves while 201 rings."""
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring"
+    )
     trace.at(1).state("in", "Up")
     trace.event("QueueCallerJoin", "in", Queue="support", Position=1, Count=1)
     trace.at(20).channel("l1", "Local/201@from-queue-00000001;1", linkedid="in")
@@ -302,7 +389,11 @@ def test_congestion_on_the_trunk_is_failed():
     trace.channel("t", "PJSIP/provider-00000002", linkedid="a").dial("a", "t", "provider/0900123")
     trace.at(2).dial_end("a", "t", "CONGESTION").hangup("t", 34).hangup("a", 34)
     (call,) = assemble(trace.messages(), PJSIP_TRUNKS)
-    assert (call["direction"], call["status"], call["to_number"]) == ("outgoing", "failed", "0900123")
+    assert (call["direction"], call["status"], call["to_number"]) == (
+        "outgoing",
+        "failed",
+        "0900123",
+    )
 
 
 def test_busy_from_hangup_cause_alone():
@@ -315,7 +406,9 @@ def test_busy_from_hangup_cause_alone():
 
 def test_ivr_answering_without_a_person_is_missed():
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring"
+    )
     trace.at(1).state("in", "Up")  # Answer() + Background(menu)
     trace.at(25).hangup("in")
     (call,) = assemble(trace.messages(), PJSIP_TRUNKS)
@@ -325,7 +418,9 @@ def test_ivr_answering_without_a_person_is_missed():
 
 def test_voicemail_behind_a_local_channel_is_not_a_person():
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring"
+    )
     trace.channel("ph", "PJSIP/201-00000002", linkedid="in").dial("in", "ph", "201")
     trace.at(15).dial_end("in", "ph", "NOANSWER").hangup("ph", 19)
     # Dial(Local/vm-201@voicemail): the Local half answers and is bridged.
@@ -381,7 +476,9 @@ def test_flush_returns_open_calls_with_unknown_status():
 
 def test_only_plumbing_is_no_call():
     trace = Trace()
-    trace.channel("l1", "Local/s@app-00000001;1").channel("l2", "Local/s@app-00000001;2", linkedid="l1")
+    trace.channel("l1", "Local/s@app-00000001;1").channel(
+        "l2", "Local/s@app-00000001;2", linkedid="l1"
+    )
     trace.hangup("l2").hangup("l1")
     assert assemble(trace.messages(), PJSIP_TRUNKS) == []
 
@@ -408,7 +505,9 @@ def test_channel_showing_up_with_another_linkedid_merges_calls():
 
 def test_forward_header_marks_the_call_forwarded():
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring"
+    )
     trace.channel("ph", "PJSIP/201-00000002", linkedid="in").dial("in", "ph", "201")
     trace.event("DialState", "in", "ph", DialStatus="PROGRESS", Forward="PJSIP/202")
     trace.at(4).dial_end("in", "ph", "ANSWER").bridge("b", "in", "ph")
@@ -439,16 +538,24 @@ def test_lost_bridge_destroy_does_not_leak():
 
 def test_queue_ringing_members_again_is_no_forward():
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="0612345678", exten="0201234500", state="Ring"
+    )
     trace.at(1).state("in", "Up").event("QueueCallerJoin", "in", Queue="support", Position=1)
     for round_start, (a, b) in ((2, ("a1", "b1")), (20, ("a2", "b2"))):
         trace.at(round_start)
         trace.channel(a, f"PJSIP/202-{round_start:08x}", linkedid="in").dial("in", a, "202")
         trace.channel(b, f"PJSIP/203-{round_start + 1:08x}", linkedid="in").dial("in", b, "203")
-    trace.at(17).dial_end("in", "a1", "NOANSWER").dial_end("in", "b1", "NOANSWER").hangup("a1").hangup("b1")
+    trace.at(17).dial_end("in", "a1", "NOANSWER").dial_end("in", "b1", "NOANSWER").hangup(
+        "a1"
+    ).hangup("b1")
     trace.at(25).dial_end("in", "b2", "ANSWER").dial_end("in", "a2", "CANCEL").hangup("a2", 26)
     trace.bridge("q", "in", "b2").at(85).unbridge("q", "in", "b2").hangup("in").hangup("b2")
     (call,) = assemble(trace.messages(), PJSIP_TRUNKS)
-    assert (call["status"], call["extension"], call["first_extension"]) == ("answered", "203", "203")
+    assert (call["status"], call["extension"], call["first_extension"]) == (
+        "answered",
+        "203",
+        "203",
+    )
     assert call["forwarded"] is False
     assert (call["ring_seconds"], call["talk_seconds"]) == (23, 60)

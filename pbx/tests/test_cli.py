@@ -13,15 +13,26 @@ def run(*args):
     """``python -m pbx ...`` from the repository root, as an operator runs it."""
     return subprocess.run(
         [sys.executable, "-m", "pbx", *map(str, args)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"trunks": TRUNKS + [r"^PJSIP/provider-"], "country": "NL",
-                                "timezone": "Europe/Amsterdam"}))
+    path.write_text(
+        json.dumps(
+            {
+                "trunks": [*TRUNKS, r"^PJSIP/provider-"],
+                "country": "NL",
+                "timezone": "Europe/Amsterdam",
+            }
+        )
+    )
     return path
 
 
@@ -43,16 +54,24 @@ def test_replay_recording_prints_one_json_object_per_call(config):
 
 
 def test_replay_forwarded_call(config):
-    result = run("replay", recording("xfer_misc_call_forwarding.ami"), "--config", config, "--format", "ami")
+    result = run(
+        "replay", recording("xfer_misc_call_forwarding.ami"), "--config", config, "--format", "ami"
+    )
     (call,) = json_lines(result.stdout)
     assert (call["direction"], call["status"], call["forwarded"], call["transferred"]) == (
-        "incoming", "answered", True, False)
+        "incoming",
+        "answered",
+        True,
+        False,
+    )
     assert call["start"].endswith("+00:00")
 
 
 def test_replay_trace_with_timestamps(tmp_path, config):
     trace = Trace()
-    trace.channel("in", "PJSIP/provider-00000001", cid="+31612345678", exten="0201234567", state="Ring")
+    trace.channel(
+        "in", "PJSIP/provider-00000001", cid="+31612345678", exten="0201234567", state="Ring"
+    )
     trace.at(1).channel("ph", "PJSIP/201-00000002", linkedid="in").dial("in", "ph", "201")
     trace.at(5).dial_end("in", "ph", "ANSWER").bridge("b", "in", "ph")
     trace.at(65).event("VarSet", "ph", Variable="MIXMONITOR_FILENAME", Value="/rec/x.wav")
@@ -77,7 +96,11 @@ def test_replay_cdr_reports_bad_rows_on_stderr(tmp_path, config):
     result = run("replay", path, "--config", config)
     assert result.returncode == 1
     (call,) = json_lines(result.stdout)
-    assert (call["call_id"], call["status"], call["talk_seconds"]) == ("1782900000.1", "answered", 60)
+    assert (call["call_id"], call["status"], call["talk_seconds"]) == (
+        "1782900000.1",
+        "answered",
+        60,
+    )
     assert call["start"] == "2026-07-01T08:00:00+00:00"  # Amsterdam summer time
     assert "line 2: 1 columns" in result.stderr
 
