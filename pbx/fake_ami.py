@@ -1,0 +1,365 @@
+"""A fake Asterisk manager on 127.0.0.1 that replays recorded AMI streams.
+
+For tests and the listener benchmark; never for production. It greets with
+``Asterisk Call Manager/5.0.1``, answers ``Login`` (``Response: Success``,
+ActionID echoed; ``Error`` on a wrong secret), ``Ping`` (``Ping: Pong``) and
+``Logoff`` (``Goodbye``, then hangs up), refuses any other action, and after
+a successful login streams the recorded messages. It can be told to drop
+connections (now, or when the stream reaches a given message), to stop
+answering Pings, to pace the stream, and to hold a response back (an action
+header ``Delay: SECONDS``) so responses arrive out of order.
+
+By default the stream position is shared: a client that reconnects gets the
+messages after the last one sent, as if none were lost while it was away.
+With ``per_connection=True`` every connection gets the whole stream (the
+benchmark runs one client after another).
+
+Standalone, for the benchmark or by hand::
+
+    python -m pbx.fake_ami FILE.ami ... [--port 5038] [--repeat N] [--close-at-end]
+"""
+
+import argparse
+import bisect
+import itertools
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .ami import Parser, parse_bytes
+
+BANNER = b"Asterisk Call Manager/5.0.1\r\n"
+_MESSAGE_END = re.compile(rb"(?:[ \t]*\r?\n){2,}")
+_ID_HEADER = re.compile(rb"^(\w*(?:Uniqueid|Linkedid): )([^\r\n]*)", re.MULTILINE)
+
+
+def split_messages(data):
+    """The messages of a wire capture as bytes, each ended by ``\\r\\n\\r\\n``."""
+    return [part + b"\r\n\r\n" for part in _MESSAGE_END.split(data) if part.strip()]
+
+
+def load_messages(paths, repeat=1):
+    """Messages of the capture files, concatenated, ``repeat`` times.
+
+    From the second repetition on, every ``...Uniqueid``/``...Linkedid``
+    value gets a ``~N`` suffix, so each repetition is a new set of calls
+    rather than late events of finished ones.
+    """
+    once = [message for path in paths for message in split_messages(Path(path).read_bytes())]
+    messages = list(once)
+    for turn in range(1, repeat):
+        suffix = b"~%d" % turn
+        messages += [_ID_HEADER.sub(lambda m, s=suffix: m[1] + m[2] + s, m) for m in once]
+    return messages
+
+
+def add_channel_variables(messages, variables):
+    """Add ``ChanVariable: NAME=value`` lines, as manager.conf ``channelvars`` does.
+
+    ``variables(message)`` gets each parsed :class:`pbx.ami.Message` with a
+    channel snapshot and returns ``(name, value)`` pairs to add.
+    """
+    result = []
+    for raw in messages:
+        (message,) = parse_bytes(raw)
+        pairs = variables(message) if message.get("Uniqueid") else ()
+        if pairs:
+            extra = "".join(f"ChanVariable: {name}={value}\r\n" for name, value in pairs)
+            raw = raw[:-2] + extra.encode() + b"\r\n"
+        result.append(raw)
+    return result
+
+
+class _Connection:
+    def __init__(self, server, sock, number):
+        self.server = server
+        self.sock = sock
+        self.number = number
+        self.lock = threading.Lock()
+        self.alive = True
+        self.streaming = False
+        self.cursor = 0
+
+    def send(self, data):
+        with self.lock:
+            if not self.alive:
+                return False
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                self.close()
+                return False
+
+    def close(self, graceful=False):
+        """Hang up; ``graceful`` sends what is queued and a FIN, then waits for the client."""
+        self.alive = False
+        try:
+            self.sock.shutdown(socket.SHUT_WR if graceful else socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if not graceful:
+            self.sock.close()
+
+    def serve(self):
+        parser = Parser()
+        try:
+            self.send(self.server.banner)
+            while self.alive:
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                for action in parser.feed(data):
+                    self.server.handle(self, action)
+        finally:
+            self.close()
+            self.server.forget(self)
+
+
+class FakeAmiServer:
+    """Replay ``messages`` (wire bytes, one per message) to AMI clients.
+
+    ``delay`` paces the stream (seconds between messages); otherwise messages
+    go out in writes of about ``chunk_size`` bytes. ``drop_at`` lists stream
+    positions (message counts) at which the connection is dropped.
+    ``close_at_end`` hangs up once everything is sent. Attributes that tests
+    read or change while it runs: ``answer_pings``, ``actions`` (list of
+    ``(connection number, Message)``), ``connections`` (accepted so far),
+    ``logins``, ``sent`` (stream position).
+    """
+
+    def __init__(
+        self,
+        messages=(),
+        *,
+        host="127.0.0.1",
+        port=0,
+        username="listener",
+        secret="secret",
+        delay=0.0,
+        chunk_size=65536,
+        drop_at=(),
+        answer_pings=True,
+        close_at_end=False,
+        per_connection=False,
+        banner=BANNER,
+    ):
+        self.messages = list(messages)
+        self._ends = list(itertools.accumulate(len(m) for m in self.messages))
+        self.username, self.secret = username, secret
+        self.delay = delay
+        self.chunk_size = chunk_size
+        self.drop_at = sorted(drop_at)
+        self.answer_pings = answer_pings
+        self.close_at_end = close_at_end
+        self.per_connection = per_connection
+        self.banner = banner
+        self.actions = []
+        self.connections = 0
+        self.logins = 0
+        self.sent = 0
+        self._live = set()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._stopping = False
+        self._listener = socket.create_server((host, port))
+        self.host, self.port = self._listener.getsockname()[:2]
+        self._threads = []
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self):
+        self._spawn(self._accept_loop, "fake-ami-accept")
+        return self
+
+    def stop(self):
+        self._stopping = True
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        self.drop()
+        for thread in self._threads:
+            thread.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def drop(self):
+        """Hang up every open connection now (the listening socket stays)."""
+        with self._lock:
+            live = list(self._live)
+        for connection in live:
+            connection.close()
+
+    def wait_for(self, predicate, timeout=10.0):
+        """Wait until ``predicate()`` is true (checked on every change and every 50 ms)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.05))
+        return True
+
+    def _spawn(self, target, name, *args):
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _notify(self, **changes):
+        with self._changed:
+            for key, value in changes.items():
+                setattr(self, key, getattr(self, key) + value)
+            self._changed.notify_all()
+
+    def _accept_loop(self):
+        while not self._stopping:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._changed:
+                self.connections += 1
+                connection = _Connection(self, sock, self.connections)
+                self._live.add(connection)
+                self._changed.notify_all()
+            self._spawn(connection.serve, f"fake-ami-{connection.number}")
+
+    def forget(self, connection):
+        with self._changed:
+            self._live.discard(connection)
+            self._changed.notify_all()
+
+    # -- actions -----------------------------------------------------------
+
+    def handle(self, connection, action):
+        with self._changed:
+            self.actions.append((connection.number, action))
+            self._changed.notify_all()
+        name = (action.get("Action") or "").lower()
+        headers = [("ActionID", action.get("ActionID"))] if action.get("ActionID") else []
+        if name == "ping" and not self.answer_pings:
+            return
+        if name == "login":
+            if action.get("Username") == self.username and action.get("Secret") == self.secret:
+                reply = [("Response", "Success"), *headers, ("Message", "Authentication accepted")]
+            else:
+                reply = [("Response", "Error"), *headers, ("Message", "Authentication failed")]
+        elif name == "ping":
+            reply = [("Response", "Success"), *headers, ("Ping", "Pong")]
+            reply.append(("Timestamp", f"{time.time():.6f}"))
+        elif name == "logoff":
+            reply = [("Response", "Goodbye"), *headers, ("Message", "Thanks for all the fish.")]
+        else:
+            reply = [("Response", "Error"), *headers, ("Message", "Invalid/unknown command")]
+        data = "".join(f"{key}: {value}\r\n" for key, value in reply).encode() + b"\r\n"
+        delay = float(action.get("Delay") or 0)
+        if delay:
+            timer = threading.Timer(delay, connection.send, (data,))
+            timer.daemon = True
+            timer.start()
+        else:
+            connection.send(data)
+        if name == "logoff":
+            connection.close(graceful=True)
+        elif name == "login" and reply[0][1] == "Success" and not connection.streaming:
+            connection.streaming = True
+            self._notify(logins=1)
+            self._spawn(self._stream, f"fake-ami-stream-{connection.number}", connection)
+
+    # -- streaming ---------------------------------------------------------
+
+    def _stream(self, connection):
+        while connection.alive and not self._stopping:
+            with self._changed:
+                start = connection.cursor if self.per_connection else self.sent
+                stop = self._chunk_end(start)
+                if start >= len(self.messages):
+                    if self.close_at_end:
+                        connection.close(graceful=True)
+                    return
+                if start == stop:
+                    # A drop point: hang up once (after what was sent); a
+                    # client that reconnects gets the rest.
+                    self.drop_at.remove(stop)
+                    connection.close(graceful=True)
+                    return
+                # Claim the messages before sending, so two connections
+                # never send the same ones.
+                if self.per_connection:
+                    connection.cursor = stop
+                else:
+                    self.sent = stop
+                self._changed.notify_all()
+            if not connection.send(b"".join(self.messages[start:stop])):
+                return
+            if self.delay:
+                time.sleep(self.delay)
+
+    def _chunk_end(self, start):
+        """End of the next write: one message when paced, else about chunk_size bytes."""
+        if self.delay or not self.chunk_size:
+            stop = start + 1
+        else:
+            target = (self._ends[start - 1] if start else 0) + self.chunk_size
+            stop = bisect.bisect_left(self._ends, target, lo=start) + 1
+        stop = min(stop, len(self.messages))
+        for point in self.drop_at:
+            if point >= start:
+                return min(stop, point)
+        return stop
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m pbx.fake_ami", description="Replay AMI captures to AMI clients."
+    )
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--port", type=int, default=5038)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--username", default="listener")
+    parser.add_argument("--secret", default="secret")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between messages")
+    parser.add_argument("--close-at-end", action="store_true")
+    parser.add_argument(
+        "--per-connection", action="store_true", help="every connection gets the whole stream"
+    )
+    args = parser.parse_args(argv)
+    server = FakeAmiServer(
+        load_messages(args.files, args.repeat),
+        port=args.port,
+        username=args.username,
+        secret=args.secret,
+        delay=args.delay,
+        close_at_end=args.close_at_end,
+        per_connection=args.per_connection,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    print(f"{server.port} messages={len(server.messages)}", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

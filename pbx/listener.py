@@ -1,0 +1,346 @@
+"""Live AMI listener: manager -> call assembler -> spool -> Odoo.
+
+``python -m pbx listen --config CONFIG.json`` runs a :class:`Listener`:
+
+* a **supervisor** thread connects a fresh :class:`pbx.ami_manager.Manager`
+  (pyst2 cannot reconnect one), logs in, and then pings it every
+  ``ami.ping_interval`` seconds. When the socket closes, the reader fails or
+  a Ping goes unanswered, it retires that Manager and connects a new one at
+  once (retrying every ``ami.reconnect_max`` seconds at most while the PBX is
+  unreachable). Every action (Login, Ping, Logoff) is sent from this one
+  thread.
+* the Manager's **dispatch** thread feeds each event to one
+  :class:`pbx.assembler.CallAssembler`, which outlives reconnects, and
+  writes the calls it finishes to the :class:`pbx.spool.Spool` (SQLite, WAL)
+  before anything tries to send them.
+* a **delivery** thread posts spooled calls to Odoo in batches
+  (:class:`pbx.delivery.Deliverer`: retry, backoff, idempotent upsert).
+
+On SIGTERM/SIGINT (:meth:`Listener.stop`): log off, dispatch what was
+already read, close the calls still open (as the end of a replay does, so
+nothing in progress is dropped; Odoo updates them if they are sent again),
+spool them, make one last delivery attempt and close the spool.
+"""
+
+import logging
+import re
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .ami_manager import Manager, ManagerAuthException, ManagerException
+from .assembler import CallAssembler
+from .cli import ConfigError, load_config
+from .delivery import Deliverer, Webhook
+from .spool import Spool
+
+_logger = logging.getLogger(__name__)
+
+AMI_DEFAULTS = {
+    "host": "127.0.0.1",
+    "port": 5038,
+    "ping_interval": 2.0,
+    "ping_timeout": None,  # default: ping_interval, at least 1 s, at most 5 s
+    "connect_timeout": 3.0,
+    "reconnect_max": 2.0,
+}
+ODOO_DEFAULTS = {
+    "batch_size": 200,
+    "timeout": 10.0,
+    "backoff_min": 1.0,
+    "backoff_max": 60.0,
+}
+DEFAULT_SPOOL = "/var/lib/phone_call_accounting/spool.sqlite"
+SHUTDOWN_DELIVERY_SECONDS = 10.0
+STALE_SWEEP_SECONDS = 60.0
+
+
+def _number(section, key, value, minimum=0.0, integer=False):
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= minimum:
+        what = "a whole number" if integer else "a number"
+        raise ConfigError(f'"{section}.{key}" must be {what} above {minimum:g}')
+    return value
+
+
+def _text(section, key, value):
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f'"{section}.{key}" must be a non-empty string')
+    return value
+
+
+def check_listen_config(config):
+    """Check and complete the ``ami``, ``odoo`` and ``spool`` parts of a config.
+
+    ``config`` already went through :func:`pbx.cli.load_config` (trunks,
+    country, stale_seconds). Returns it with defaults filled in.
+    """
+    ami = config.get("ami")
+    odoo = config.get("odoo")
+    if not isinstance(ami, dict):
+        raise ConfigError('"ami" must be an object with host, port, username and secret')
+    if not isinstance(odoo, dict):
+        raise ConfigError('"odoo" must be an object with url, pbx_id and token')
+    ami = config["ami"] = {**AMI_DEFAULTS, **ami}
+    odoo = config["odoo"] = {**ODOO_DEFAULTS, **odoo}
+    for key in ("host", "username", "secret"):
+        _text("ami", key, ami.get(key))
+    if not isinstance(ami["port"], int) or isinstance(ami["port"], bool):
+        raise ConfigError('"ami.port" must be a port number')
+    if not 0 < ami["port"] < 65536:
+        raise ConfigError('"ami.port" must be a port number')
+    for key in ("ping_interval", "connect_timeout", "reconnect_max"):
+        _number("ami", key, ami[key])
+    if ami["ping_timeout"] is None:
+        ami["ping_timeout"] = min(5.0, max(1.0, ami["ping_interval"]))
+    _number("ami", "ping_timeout", ami["ping_timeout"])
+
+    url = _text("odoo", "url", odoo.get("url"))
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ConfigError('"odoo.url" must be an http:// or https:// address')
+    pbx_id = odoo.get("pbx_id")
+    if isinstance(pbx_id, bool) or not isinstance(pbx_id, int | str) or not str(pbx_id):
+        raise ConfigError('"odoo.pbx_id" must be the id of the PBX record in Odoo')
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(pbx_id)):
+        raise ConfigError('"odoo.pbx_id" may hold only letters, digits, "_", "." and "-"')
+    _text("odoo", "token", odoo.get("token"))
+    _number("odoo", "batch_size", odoo["batch_size"], integer=True)
+    for key in ("timeout", "backoff_min", "backoff_max"):
+        _number("odoo", key, odoo[key])
+
+    spool = config.setdefault("spool", DEFAULT_SPOOL)
+    if not isinstance(spool, str) or not spool:
+        raise ConfigError('"spool" must be the path of the spool file')
+    return config
+
+
+def load_listen_config(path):
+    """Read CONFIG.json for ``listen``; raises :class:`pbx.cli.ConfigError`."""
+    return check_listen_config(load_config(path))
+
+
+class Listener:
+    """Keep an AMI connection alive and turn its events into spooled, delivered calls.
+
+    ``config`` is a checked listen config. ``clock`` gives the moment each
+    event is read (events without a Timestamp header are timed by it);
+    ``manager_factory`` makes a new Manager per connection.
+    """
+
+    def __init__(self, config, spool=None, webhook=None, manager_factory=Manager, clock=time.time):
+        self.config = config
+        self.ami = config["ami"]
+        odoo = config["odoo"]
+        self.clock = clock
+        self.manager_factory = manager_factory
+        self.assembler = CallAssembler(config["trunks"], stale_seconds=config["stale_seconds"])
+        self.spool = spool if spool is not None else Spool(Path(config["spool"]))
+        self.webhook = webhook or Webhook(
+            odoo["url"], odoo["pbx_id"], odoo["token"], timeout=odoo["timeout"]
+        )
+        self.deliverer = Deliverer(
+            self.spool,
+            self.webhook,
+            batch_size=odoo["batch_size"],
+            backoff_min=odoo["backoff_min"],
+            backoff_max=odoo["backoff_max"],
+        )
+        self.manager = None
+        self.connections = 0  # successful logins so far
+        self.events = 0
+        self.calls_spooled = 0
+        self.connected = threading.Event()
+        self._assembler_lock = threading.Lock()
+        self._unspooled = []  # finished calls the spool could not take yet
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._delivery_stop = threading.Event()
+        self._threads = []
+        self._last_sweep = time.monotonic()
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self):
+        """Start the supervisor and delivery threads; returns at once."""
+        for target, name in ((self._supervise, "pbx-supervisor"), (self._deliver, "pbx-delivery")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def run(self):
+        """Start and block until :meth:`stop` has finished."""
+        self.start()
+        while not self._stopped.wait(0.5):
+            pass
+
+    def stop(self, delivery_seconds=SHUTDOWN_DELIVERY_SECONDS):
+        """Log off, spool every call (open ones closed), try a last delivery."""
+        if self._stop.is_set():
+            self._stopped.wait()
+            return
+        self._stop.set()
+        self._wake.set()
+        supervisor = self._threads[0] if self._threads else None
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join()
+        with self._assembler_lock:
+            calls = self.assembler.flush()
+        self._spool_calls(calls)
+        self._delivery_stop.set()
+        self._wake.set()
+        for thread in self._threads[1:]:
+            thread.join()
+        left = self.deliverer.deliver_all(deadline=self.deliverer.clock() + delivery_seconds)
+        counts = self.spool.counts()
+        _logger.info(
+            "Listener stopped: %d events, %d calls spooled; spool: %s%s",
+            self.events,
+            self.calls_spooled,
+            ", ".join(f"{count} {state}" for state, count in counts.items()),
+            ""
+            if left is not None
+            else " (Odoo unreachable: pending calls wait for the next start)",
+        )
+        self.spool.close()
+        self._stopped.set()
+
+    def wait_connected(self, connections=1, timeout=10.0):
+        """Wait until ``connections`` logins have happened; True if they have."""
+        deadline = time.monotonic() + timeout
+        while self.connections < connections or not self.connected.is_set():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    # -- supervision -------------------------------------------------------
+
+    def _supervise(self):
+        delay = 0.1
+        while not self._stop.is_set():
+            manager = self._connect()
+            if manager is None:
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.ami["reconnect_max"])
+                continue
+            delay = 0.1
+            self._watch(manager)
+            self.connected.clear()
+            manager.close(logoff=self._stop.is_set(), timeout=self.ami["ping_timeout"])
+            self.manager = None
+        self.connected.clear()
+
+    def _connect(self):
+        ami = self.ami
+        manager = self.manager_factory()
+        try:
+            manager.connect(ami["host"], ami["port"], timeout=ami["connect_timeout"])
+            manager.register_event("*", self._on_event)
+            manager.login(ami["username"], ami["secret"], timeout=ami["connect_timeout"])
+        except ManagerAuthException as exc:
+            _logger.error("AMI login as %r refused: %s", ami["username"], exc)
+            manager.close(logoff=False)
+            return None
+        except ManagerException as exc:
+            _logger.warning("Cannot connect to AMI at %s:%s: %s", ami["host"], ami["port"], exc)
+            manager.close(logoff=False)
+            return None
+        self.manager = manager
+        self.connections += 1
+        self.connected.set()
+        _logger.info(
+            "Connected to %s %s at %s:%s (connection %d)",
+            manager.title,
+            manager.version,
+            ami["host"],
+            ami["port"],
+            self.connections,
+        )
+        return manager
+
+    def _watch(self, manager):
+        """Return when the connection is lost or a stop is asked for."""
+        interval = self.ami["ping_interval"]
+        next_ping = time.monotonic() + interval
+        while not self._stop.is_set():
+            if manager.wait_closed(min(0.1, interval)):
+                _logger.warning("AMI connection lost; reconnecting")
+                return
+            self._housekeeping()
+            if time.monotonic() < next_ping:
+                continue
+            try:
+                manager.ping(timeout=self.ami["ping_timeout"])
+            except ManagerException as exc:
+                _logger.warning("AMI Ping failed (%s); reconnecting", exc)
+                return
+            next_ping = time.monotonic() + interval
+
+    def _housekeeping(self):
+        """Retry calls the spool refused; close calls silent for stale_seconds."""
+        if self._unspooled:
+            self._spool_calls([])
+        if time.monotonic() - self._last_sweep >= STALE_SWEEP_SECONDS:
+            self._last_sweep = time.monotonic()
+            with self._assembler_lock:
+                calls = self.assembler.close_stale(self.clock())
+            self._spool_calls(calls)
+
+    # -- events and calls ---------------------------------------------------
+
+    def _on_event(self, event, manager):
+        with self._assembler_lock:
+            self.events += 1
+            calls = self.assembler.feed(event.ami, self.clock())
+        if calls:
+            self._spool_calls(calls)
+
+    def _spool_calls(self, calls):
+        with self._assembler_lock:
+            calls, self._unspooled = self._unspooled + list(calls), []
+        if not calls:
+            return
+        try:
+            self.spool.put(calls)
+        except Exception:
+            _logger.exception(
+                "Cannot write %d calls to the spool; keeping them in memory", len(calls)
+            )
+            with self._assembler_lock:
+                self._unspooled = calls + self._unspooled
+            return
+        self.calls_spooled += len(calls)
+        self._wake.set()
+
+    def _deliver(self):
+        self.deliverer.run(self._delivery_stop, self._wake)
+
+
+def run_listen(args):
+    """``python -m pbx listen``: run until SIGTERM or SIGINT."""
+    config = load_listen_config(args.config)
+    try:
+        listener = Listener(config)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the spool {config['spool']}: {exc}") from exc
+
+    def _stop(signum, frame):
+        _logger.info("Signal %d received; stopping", signum)
+        threading.Thread(target=listener.stop, name="pbx-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    _logger.info(
+        "Listening to AMI at %s:%s, delivering to %s, spool %s",
+        config["ami"]["host"],
+        config["ami"]["port"],
+        listener.webhook.endpoint,
+        config["spool"],
+    )
+    listener.run()
+    return 0
