@@ -1,11 +1,13 @@
-"""Command line of the PBX core: ``python -m pbx replay FILE --config CONFIG.json``.
+"""Command line of the PBX core: ``python -m pbx replay|listen ... --config CONFIG.json``.
 
-Each command is a subparser added by its own ``_add_*`` function, so the
-live ``listen`` command can be added next to ``replay`` without touching it.
+Each command is a subparser added by its own ``_add_*`` function: ``replay``
+prints the calls of a capture, ``listen`` (:mod:`pbx.listener`) follows a
+live Asterisk and delivers its calls to Odoo.
 """
 
 import argparse
 import json
+import logging
 import re
 import sys
 import time
@@ -128,10 +130,46 @@ def _add_replay(commands):
     replay.set_defaults(handler=run_replay)
 
 
+def _run_listen(args):
+    # Imported here: the listener needs pyst2, which replay does not.
+    from .listener import run_listen
+
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run_listen(args)
+    except OSError as exc:
+        raise ConfigError(f"{exc.filename or args.config}: {exc.strerror or exc}") from exc
+
+
+def _add_listen(commands):
+    listen = commands.add_parser(
+        "listen",
+        help="follow a live Asterisk (AMI) and deliver finished calls to Odoo",
+        description="Log into the Asterisk Manager Interface, assemble the calls in its "
+        "event stream, keep each finished call in a local spool (SQLite) and post the spool "
+        "to Odoo's webhook in batches. Reconnects by itself; runs until SIGTERM or SIGINT. "
+        "CONFIG.json holds trunks, country, stale_seconds, ami {host, port, username, secret, "
+        "ping_interval}, odoo {url, pbx_id, token, batch_size, timeout} and spool (a path).",
+    )
+    listen.add_argument(
+        "--config", type=Path, required=True, help="CONFIG.json with trunks, ami, odoo and spool"
+    )
+    listen.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level on stderr (default: INFO)",
+    )
+    listen.set_defaults(handler=_run_listen)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m pbx", description="PBX call accounting tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(commands)
+    _add_listen(commands)
     return parser
 
 
