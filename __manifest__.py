@@ -18,6 +18,7 @@
         "data/phone_call_picture_data.xml",
         "data/ir_cron_data.xml",
         "views/phone_call_views.xml",
+        "views/phone_pbx_views.xml",
         "views/phone_client_type_views.xml",
         "views/phone_call_picture_views.xml",
         "views/res_partner_views.xml",

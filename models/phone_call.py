@@ -36,6 +36,9 @@ class PhoneCall(models.Model):
         help="Where the call came from; with the external id it identifies the call.",
     )
     external_id = fields.Char(string="PBX Call ID", required=True, readonly=True)
+    pbx_id = fields.Many2one(
+        "phone.pbx", string="PBX", index="btree_not_null", ondelete="set null", readonly=True
+    )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
@@ -182,7 +185,7 @@ class PhoneCall(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _ingest_calls(self, calls, source=None, company=None):
+    def _ingest_calls(self, calls, source=None, company=None, pbx=None):
         """Create or update calls from plain dicts; return one result per item.
 
         Every road into the addon ends here. Each result is a dict with
@@ -196,7 +199,10 @@ class PhoneCall(models.Model):
             raise AccessError(
                 self.env._("Only Phone managers and PBX connections may register calls.")
             )
+        if pbx:
+            source, company = pbx._source(), pbx.company_id
         company = company or self.env.company
+        country = pbx._country_code() if pbx else company._phone_country_code()
         calls_model = self.sudo().with_company(company).with_context(**QUIET)
         results = [None] * len(calls)
         cleaned = {}
@@ -206,15 +212,17 @@ class PhoneCall(models.Model):
             except InvalidCall as exc:
                 results[index] = _rejected(item, str(exc))
                 continue
-            clean["source"] = str(item.get("source") or source or DEFAULT_SOURCE)[:64]
+            # The caller's source wins: a PBX must not write into another's calls.
+            clean["source"] = str(source or item.get("source") or DEFAULT_SOURCE)[:64]
+            clean["pbx_id"] = pbx.id if pbx else False
             cleaned[index] = clean
         if cleaned:
-            for index, result in calls_model._ingest_clean(cleaned, company).items():
+            outcome = calls_model._ingest_clean(cleaned, company, country)
+            for index, result in outcome.items():
                 results[index] = result
         return results
 
-    def _ingest_clean(self, cleaned, company):
-        country = company._phone_country_code()
+    def _ingest_clean(self, cleaned, company, country):
         for clean in cleaned.values():
             clean["client"] = numbers.classify(client_number_of(clean), country)
         partners = self.env["res.partner"]._phone_match_or_create(
@@ -227,7 +235,7 @@ class PhoneCall(models.Model):
         existing = self._phone_lock_and_fetch(keys)
         to_create, repeats, results = {}, [], {}
         for index, clean in cleaned.items():
-            vals = self._ingest_values(clean, partners, users, company)
+            vals = self._ingest_values(clean, partners, users, company, country)
             key = (clean["source"], clean["external_id"])
             if key in existing:
                 call = existing[key]
@@ -271,7 +279,7 @@ class PhoneCall(models.Model):
                 existing[(call.source, call.external_id)] = call
         return existing
 
-    def _ingest_values(self, clean, partners, users, company):
+    def _ingest_values(self, clean, partners, users, company, country):
         client = clean["client"]
         partner = partners.get(client.e164) if client.e164 else None
         user = users.get(clean["extension"])
@@ -279,12 +287,13 @@ class PhoneCall(models.Model):
             "source": clean["source"],
             "external_id": clean["external_id"],
             "company_id": company.id,
+            "pbx_id": clean["pbx_id"],
             "call_start": clean["start"].replace(tzinfo=None),
             "call_end": clean["end"].replace(tzinfo=None),
             "direction": clean["direction"],
             "status": clean["status"],
-            "from_number": _display_number(clean["from_number"], company),
-            "to_number": _display_number(clean["to_number"], company),
+            "from_number": _display_number(clean["from_number"], country),
+            "to_number": _display_number(clean["to_number"], country),
             "client_number": client.e164 or False,
             "partner_id": partner.id if partner else False,
             "client_type_id": partner.phone_client_type_id.id if partner else False,
@@ -386,10 +395,10 @@ class PhoneCall(models.Model):
         }
 
 
-def _display_number(raw, company):
+def _display_number(raw, country):
     if not raw:
         return False
-    number = numbers.classify(raw, company._phone_country_code())
+    number = numbers.classify(raw, country)
     return number.display or raw
 
 

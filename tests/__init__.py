@@ -1,4 +1,6 @@
 from . import (
+    test_cdr_database,
+    test_cdr_import,
     test_configuration,
     test_demo,
     test_ingest,
@@ -6,4 +8,5 @@ from . import (
     test_partner_matching,
     test_security,
     test_tour,
+    test_webhook,
 )

@@ -81,3 +81,14 @@ class PhoneCase(TransactionCase):
     @staticmethod
     def minutes(n):
         return int(timedelta(minutes=n).total_seconds())
+
+
+def make_pbx(env, **values):
+    data = {
+        "name": "Test PBX",
+        "kind": "webhook",
+        "trunk_patterns": "^PJSIP/provider-\n^SIP/voipgrid-",
+        "timezone": "Europe/Amsterdam",
+    }
+    data.update(values)
+    return env["phone.pbx"].create(data)

@@ -1,0 +1,6 @@
+-- A copied database must not receive or pull a production PBX's calls.
+UPDATE phone_pbx
+   SET active = false,
+       token = NULL,
+       ami_secret = NULL,
+       cdr_db_password = NULL;

@@ -1,0 +1,230 @@
+import logging
+import re
+import secrets
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..pbx import cdr_database, webhooks
+
+_logger = logging.getLogger(__name__)
+
+KINDS = [
+    ("asterisk_ami", "Asterisk (AMI listener)"),
+    ("webhook", "Webhook from another PBX"),
+    ("cdr_file", "CDR files (Master.csv upload)"),
+    ("cdr_database", "CDR database (PostgreSQL)"),
+]
+WEBHOOK_FORMATS = [
+    ("native", "Native (this addon's call schema)"),
+    ("yeastar", "Yeastar P-Series (event 30012)"),
+    ("3cx", "3CX (call journal template)"),
+    ("freeswitch", "FreeSWITCH (CHANNEL_HANGUP_COMPLETE)"),
+]
+
+
+def _tz_selection(self):
+    return self.env["res.partner"]._fields["tz"].selection(self.env["res.partner"])
+
+
+class PhonePbx(models.Model):
+    """One telephone exchange that delivers calls, with its secrets."""
+
+    _name = "phone.pbx"
+    _description = "Telephone Exchange (PBX)"
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    kind = fields.Selection(KINDS, required=True, default="asterisk_ami")
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    country_id = fields.Many2one(
+        "res.country",
+        string="Country",
+        help="Country of numbers without an international prefix; the company's default "
+        "phone country when empty.",
+    )
+    timezone = fields.Selection(
+        _tz_selection,
+        default="UTC",
+        required=True,
+        help="Time zone of the times the PBX writes without one (CDR files, Yeastar).",
+    )
+    trunk_patterns = fields.Text(
+        help="One regular expression per line matching the channel names of provider trunks, "
+        "e.g. ^SIP/voipgrid- or ^PJSIP/provider-. Every other channel is a desk phone.",
+    )
+    webhook_format = fields.Selection(WEBHOOK_FORMATS, default="native", required=True)
+    token = fields.Char(
+        string="Secret Token",
+        copy=False,
+        groups="phone_call_accounting.group_phone_manager",
+        default=lambda self: secrets.token_urlsafe(32),
+        help="Sent by the PBX as a bearer token, or used as the key of the HMAC-SHA256 "
+        "signature of the body.",
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url")
+    ami_host = fields.Char(string="AMI Host", default="127.0.0.1")
+    ami_port = fields.Integer(string="AMI Port", default=5038)
+    ami_username = fields.Char(string="AMI User")
+    ami_secret = fields.Char(
+        string="AMI Secret", groups="phone_call_accounting.group_phone_manager"
+    )
+    cdr_db_host = fields.Char(string="CDR Database Host")
+    cdr_db_port = fields.Integer(string="CDR Database Port", default=5432)
+    cdr_db_name = fields.Char(string="CDR Database Name", default="asteriskcdrdb")
+    cdr_db_user = fields.Char(string="CDR Database User")
+    cdr_db_password = fields.Char(
+        string="CDR Database Password", groups="phone_call_accounting.group_phone_manager"
+    )
+    cdr_db_table = fields.Char(string="CDR Table", default="cdr")
+    cdr_watermark = fields.Datetime(
+        string="CDR Pulled Until",
+        copy=False,
+        help="End time of the last CDR row taken; the next pull starts after it.",
+    )
+    cdr_settle_seconds = fields.Integer(
+        default=120,
+        help="Rows that ended more recently than this are left for the next pull, "
+        "so that every leg of a call has been written.",
+    )
+    last_sync = fields.Datetime(readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+    call_count = fields.Integer(compute="_compute_call_count")
+
+    _token_unique = models.Constraint("UNIQUE(token)", "Each PBX needs its own secret token.")
+
+    @api.depends("kind")
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for pbx in self:
+            pbx.webhook_url = f"{base}/phone_call_accounting/pbx/{pbx.id}/calls" if pbx.id else ""
+
+    def _compute_call_count(self):
+        counts = dict(
+            self.env["phone.call"]._read_group(
+                [("pbx_id", "in", self.ids)], ["pbx_id"], ["__count"]
+            )
+        )
+        for pbx in self:
+            pbx.call_count = counts.get(pbx, 0)
+
+    @api.constrains("trunk_patterns")
+    def _check_trunk_patterns(self):
+        for pbx in self:
+            for pattern in pbx._trunk_regexes():
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValidationError(
+                        self.env._("Trunk pattern %(p)s is not valid: %(e)s", p=pattern, e=exc)
+                    ) from exc
+
+    def _trunk_regexes(self):
+        self.ensure_one()
+        return [line.strip() for line in (self.trunk_patterns or "").splitlines() if line.strip()]
+
+    def _source(self):
+        self.ensure_one()
+        return f"pbx-{self.id}"
+
+    def _country_code(self):
+        self.ensure_one()
+        return self.country_id.code or self.company_id._phone_country_code()
+
+    def _ingest(self, items):
+        """Deliver call dicts from this PBX through the one way in."""
+        self.ensure_one()
+        return self.env["phone.call"]._ingest_calls(items, pbx=self)
+
+    def action_regenerate_token(self):
+        for pbx in self:
+            pbx.token = secrets.token_urlsafe(32)
+
+    def action_pull_cdr_now(self):
+        self.ensure_one()
+        try:
+            results = self._pull_cdr_database()
+        except cdr_database.CdrDatabaseError as exc:
+            raise UserError(str(exc)) from exc
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("CDR pull"),
+                "message": self.env._("%s calls taken.", len(results)),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_view_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "phone_call_accounting.phone_call_action"
+        )
+        action["domain"] = [("pbx_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def _map_webhook_body(self, payload, fmt=None):
+        """Return (items, rejections) for a decoded webhook body."""
+        self.ensure_one()
+        fmt = fmt or self.webhook_format
+        items, rejected = [], {}
+        for index, raw in enumerate(webhooks.batch_items(payload, fmt)):
+            try:
+                items.append(webhooks.map_item(raw, fmt, self.timezone, self._trunk_regexes()))
+            except webhooks.MappingError as exc:
+                rejected[index] = str(exc)
+                items.append(None)
+        return items, rejected
+
+    # ------------------------------------------------------------------
+    # CDR database pull
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_pull_cdr_databases(self):
+        for pbx in self.search([("kind", "=", "cdr_database")]):
+            try:
+                pbx._pull_cdr_database()
+            except cdr_database.CdrDatabaseError as exc:
+                # Keep the watermark: the next run retries from the same point.
+                _logger.warning("CDR pull of PBX %s failed: %s", pbx.name, exc)
+                pbx.last_error = str(exc)
+            self.env["ir.cron"]._commit_progress(1)
+
+    def _pull_cdr_database(self, limit=5000):
+        """Pull the rows that ended after the watermark and ingest their calls."""
+        self.ensure_one()
+        if not self.cdr_db_host and not self.cdr_db_name:
+            raise UserError(self.env._("Set the CDR database of %s first.", self.name))
+        source = cdr_database.CdrSource(
+            host=self.cdr_db_host,
+            port=self.cdr_db_port,
+            dbname=self.cdr_db_name,
+            user=self.cdr_db_user,
+            password=self.sudo().cdr_db_password,
+            table=self.cdr_db_table or "cdr",
+        )
+        since = self.cdr_watermark or fields.Datetime.now() - timedelta(days=30)
+        batch = source.pull(
+            since=since,
+            settle_seconds=self.cdr_settle_seconds,
+            limit=limit,
+            timezone=self.timezone,
+            trunks=self._trunk_regexes(),
+        )
+        results = self._ingest(batch.calls) if batch.calls else []
+        self.write(
+            {
+                "cdr_watermark": batch.watermark or self.cdr_watermark,
+                "last_sync": fields.Datetime.now(),
+                "last_error": "\n".join(str(e) for e in batch.errors) or False,
+            }
+        )
+        return results

@@ -1,0 +1,164 @@
+"""Incremental pull of calls from a PostgreSQL CDR table (FreePBX style).
+
+Asterisk's ``cdr_pgsql`` (and FreePBX's ``asteriskcdrdb.cdr``) write one row
+per call leg when the leg hangs up; ``calldate`` is the leg's start in the
+PBX's local time. Rows are therefore taken by their *end*
+(``calldate + duration``), up to a settle delay before now, and every row of
+the calls they belong to is re-read so a call is always summarised whole.
+Re-reading is safe: calls are upserted by their linkedid.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from .cdr import _Row, calls_from_rows
+from .channels import clean_number
+
+COLUMNS = (
+    "calldate",
+    "src",
+    "dst",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "duration",
+    "billsec",
+    "disposition",
+    "uniqueid",
+    "userfield",
+    "linkedid",
+    "sequence",
+    "recordingfile",
+)
+_ENDED = sql.SQL("calldate + duration * interval '1 second'")
+
+
+class CdrDatabaseError(RuntimeError):
+    """The CDR database could not be read; nothing was taken from it."""
+
+
+@dataclass
+class PullResult:
+    calls: list
+    watermark: datetime | None
+    rows: int = 0
+    errors: list = field(default_factory=list)
+
+
+@dataclass
+class CdrSource:
+    host: str | None
+    port: int | None
+    dbname: str
+    user: str | None
+    password: str | None
+    table: str = "cdr"
+    connect_timeout: int = 10
+
+    def _connect(self, timezone):
+        try:
+            connection = psycopg2.connect(
+                host=self.host or None,
+                port=self.port or None,
+                dbname=self.dbname,
+                user=self.user or None,
+                password=self.password or None,
+                connect_timeout=self.connect_timeout,
+                application_name="phone_call_accounting",
+                options=f"-c statement_timeout=60000 -c TimeZone={timezone}",
+            )
+        except psycopg2.Error as exc:
+            raise CdrDatabaseError(f"cannot connect to the CDR database: {exc}".strip()) from exc
+        connection.set_session(readonly=True, autocommit=False)
+        return connection
+
+    def pull(self, since, settle_seconds=120, limit=5000, timezone="UTC", trunks=()):
+        """Calls whose rows ended after ``since`` (naive UTC) and before now - settle.
+
+        Returns the calls and the new watermark (naive UTC): the end of the
+        last row taken. Raises :class:`CdrDatabaseError` on any database
+        failure, in which case the caller keeps its old watermark.
+        """
+        zone = ZoneInfo(timezone)
+        since_local = since.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+        connection = self._connect(timezone)
+        try:
+            with connection, connection.cursor(cursor_factory=psycopg2.extras.DictCursor) as cr:
+                records = self._new_rows(cr, since_local, settle_seconds, limit)
+                if not records:
+                    return PullResult([], None)
+                last_end = max(r["ended"] for r in records)
+                keys = sorted({r["linkedid"] or r["uniqueid"] for r in records})
+                records = self._rows_of_calls(cr, keys)
+        except psycopg2.Error as exc:
+            raise CdrDatabaseError(f"reading the CDR table failed: {exc}".strip()) from exc
+        finally:
+            connection.close()
+        rows = [_row(record, zone) for record in records]
+        watermark = last_end.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        return PullResult(calls_from_rows(rows, trunks), watermark, rows=len(rows))
+
+    def _select(self):
+        return sql.SQL("SELECT {columns}, {ended} AS ended FROM {table}").format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+            ended=_ENDED,
+            table=sql.Identifier(*self.table.split(".")),
+        )
+
+    def _new_rows(self, cr, since_local, settle_seconds, limit):
+        query = sql.SQL(
+            "{select} WHERE {ended} > %(since)s"
+            " AND {ended} <= LOCALTIMESTAMP - %(settle)s * interval '1 second'"
+            " ORDER BY ended, sequence LIMIT %(limit)s"
+        ).format(select=self._select(), ended=_ENDED)
+        cr.execute(query, {"since": since_local, "settle": settle_seconds, "limit": limit})
+        records = cr.fetchall()
+        if len(records) == limit:
+            # Rows that end at the same second as the last one must come along,
+            # or the next pull (strictly after the watermark) would skip them.
+            tail = sql.SQL("{select} WHERE {ended} = %(end)s").format(
+                select=self._select(), ended=_ENDED
+            )
+            cr.execute(tail, {"end": records[-1]["ended"]})
+            seen = {(r["uniqueid"], r["sequence"]) for r in records}
+            records += [r for r in cr.fetchall() if (r["uniqueid"], r["sequence"]) not in seen]
+        return records
+
+    def _rows_of_calls(self, cr, keys):
+        query = sql.SQL(
+            "{select} WHERE linkedid = ANY(%(keys)s)"
+            " OR (COALESCE(linkedid, '') = '' AND uniqueid = ANY(%(keys)s))"
+            " ORDER BY calldate, sequence"
+        ).format(select=self._select())
+        cr.execute(query, {"keys": keys})
+        return cr.fetchall()
+
+
+def _row(record, zone):
+    start = record["calldate"].replace(tzinfo=zone).astimezone(UTC)
+    duration, billsec = int(record["duration"] or 0), int(record["billsec"] or 0)
+    end = start + timedelta(seconds=duration)
+    disposition = (record["disposition"] or "").strip().upper()
+    answered = disposition == "ANSWERED" and billsec > 0
+    return _Row(
+        line=0,
+        src=clean_number(record["src"] or ""),
+        dst=clean_number(record["dst"] or ""),
+        channel=(record["channel"] or "").strip(),
+        dstchannel=(record["dstchannel"] or "").strip(),
+        lastapp=(record["lastapp"] or "").strip(),
+        disposition=disposition,
+        start=start,
+        answer=end - timedelta(seconds=billsec) if answered else None,
+        end=end,
+        billsec=billsec,
+        uniqueid=record["uniqueid"] or "",
+        linkedid=record["linkedid"] or "",
+        sequence=int(record["sequence"] or 0),
+        userfield=(record["recordingfile"] or record["userfield"] or "").strip(),
+    )

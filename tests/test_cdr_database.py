@@ -1,0 +1,207 @@
+import uuid
+from contextlib import closing
+
+import psycopg2
+
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import config, mute_logger
+
+from .common import make_pbx
+
+FREEPBX_CDR = """
+CREATE TABLE cdr (
+    calldate timestamp NOT NULL, clid varchar(80), src varchar(80), dst varchar(80),
+    dcontext varchar(80), channel varchar(80), dstchannel varchar(80), lastapp varchar(80),
+    lastdata varchar(80), duration integer, billsec integer, disposition varchar(45),
+    amaflags integer, accountcode varchar(20), uniqueid varchar(32), userfield varchar(255),
+    did varchar(50), recordingfile varchar(255), cnum varchar(80), cnam varchar(80),
+    outbound_cnum varchar(80), outbound_cnam varchar(80), dst_cnam varchar(80),
+    linkedid varchar(32), peeraccount varchar(80), sequence integer
+)
+"""
+
+
+def connect(dbname):
+    return psycopg2.connect(
+        dbname=dbname,
+        host=config["db_host"] or None,
+        port=config["db_port"] or None,
+        user=config["db_user"] or None,
+        password=config["db_password"] or None,
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestCdrDatabase(TransactionCase):
+    """Pulls from a real PostgreSQL CDR database that the test creates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cdr_db = f"pca_cdr_{uuid.uuid4().hex[:10]}"
+        with closing(connect("postgres")) as admin:
+            admin.autocommit = True
+            with admin.cursor() as cr:
+                cr.execute(f'CREATE DATABASE "{cls.cdr_db}"')
+        cls.addClassCleanup(cls._drop_cdr_db)
+        with closing(connect(cls.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
+            cr.execute(FREEPBX_CDR)
+        cls.env.company.country_id = cls.env.ref("base.nl")
+        cls.pbx = make_pbx(
+            cls.env,
+            kind="cdr_database",
+            trunk_patterns="^PJSIP/provider-",
+            cdr_db_host=config["db_host"] or "",
+            cdr_db_port=int(config["db_port"] or 5432),
+            cdr_db_name=cls.cdr_db,
+            cdr_db_user=config["db_user"] or "",
+            cdr_db_password=config["db_password"] or "",
+            cdr_settle_seconds=120,
+        )
+
+    @classmethod
+    def _drop_cdr_db(cls):
+        with closing(connect("postgres")) as admin:
+            admin.autocommit = True
+            with admin.cursor() as cr:
+                cr.execute(f'DROP DATABASE IF EXISTS "{cls.cdr_db}" WITH (FORCE)')
+
+    def setUp(self):
+        super().setUp()
+        # The CDR database lives outside the test transaction: start each test empty.
+        with closing(connect(self.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
+            cr.execute("TRUNCATE cdr")
+
+    def insert(
+        self,
+        ended_ago,
+        duration,
+        billsec,
+        disposition,
+        channel,
+        dstchannel,
+        linkedid,
+        sequence,
+        src="+31612345678",
+        lastapp="Dial",
+        recording="",
+    ):
+        """One leg that ended ``ended_ago`` seconds ago, in the PBX's local time."""
+        with closing(connect(self.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
+            cr.execute("SET TIME ZONE 'Europe/Amsterdam'")
+            cr.execute(
+                "INSERT INTO cdr (calldate, src, dst, channel, dstchannel, lastapp, duration,"
+                " billsec, disposition, uniqueid, linkedid, sequence, recordingfile)"
+                " VALUES (date_trunc('second', LOCALTIMESTAMP) - %s * interval '1 second',"
+                " %s, '0207940100', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    ended_ago + duration,
+                    src,
+                    channel,
+                    dstchannel,
+                    lastapp,
+                    duration,
+                    billsec,
+                    disposition,
+                    f"{linkedid}.{sequence}",
+                    linkedid,
+                    sequence,
+                    recording,
+                ),
+            )
+
+    def calls(self):
+        return self.env["phone.call"].search([("pbx_id", "=", self.pbx.id)], order="call_start")
+
+    def test_incremental_pull_without_gaps_or_duplicates(self):
+        # Call A: the queue rang 201 (no answer), then 202 answered.
+        self.insert(600, 20, 0, "NO ANSWER", "PJSIP/provider-1", "PJSIP/201-1", "1795770000.1", 1)
+        self.insert(
+            540,
+            80,
+            60,
+            "ANSWERED",
+            "PJSIP/provider-1",
+            "PJSIP/202-2",
+            "1795770000.1",
+            2,
+            recording="in-202.wav",
+        )
+        # Call B: only a recorded message answered.
+        self.insert(
+            300,
+            15,
+            15,
+            "ANSWERED",
+            "PJSIP/provider-3",
+            "",
+            "1795770100.3",
+            3,
+            src="+31687654321",
+            lastapp="Playback",
+        )
+        # Call C: ended 30 s ago, inside the settle delay.
+        self.insert(
+            30,
+            40,
+            35,
+            "ANSWERED",
+            "PJSIP/provider-4",
+            "PJSIP/201-4",
+            "1795770200.4",
+            4,
+            src="+31611111111",
+        )
+        results = self.pbx._pull_cdr_database()
+        self.assertEqual([r["result"] for r in results], ["created", "created"])
+        call_a, call_b = self.calls()
+        self.assertEqual(
+            (call_a.status, call_a.duration, call_a.extension), ("answered", 60, "202")
+        )
+        self.assertEqual(call_a.recording, "in-202.wav")
+        self.assertEqual(call_b.status, "missed")
+        self.assertEqual(call_b.client_number, "+31687654321")
+        watermark = self.pbx.cdr_watermark
+        self.assertTrue(watermark)
+
+        self.assertEqual(self.pbx._pull_cdr_database(), [], "nothing new, nothing again")
+        self.assertEqual(len(self.calls()), 2)
+
+        # Call C settles (a shorter delay stands for time passing), and a later
+        # leg of call A arrives (its transfer).
+        self.pbx.cdr_settle_seconds = 10
+        self.insert(150, 20, 20, "ANSWERED", "PJSIP/202-2", "PJSIP/203-5", "1795770000.1", 5)
+        results = self.pbx._pull_cdr_database()
+        self.assertEqual(sorted(r["result"] for r in results), ["created", "updated"])
+        self.assertEqual(len(self.calls()), 3)
+        self.assertGreater(self.pbx.cdr_watermark, watermark)
+
+    def test_rows_ending_together_are_not_split_by_the_limit(self):
+        self.insert(600, 30, 25, "ANSWERED", "PJSIP/provider-1", "PJSIP/201-1", "1795770000.1", 1)
+        self.insert(600, 30, 25, "ANSWERED", "PJSIP/provider-2", "PJSIP/202-2", "1795770000.2", 2)
+        self.insert(500, 30, 25, "ANSWERED", "PJSIP/provider-3", "PJSIP/203-3", "1795770000.3", 3)
+        first = self.pbx._pull_cdr_database(limit=1)
+        self.assertEqual(len(first), 2, "both rows of the same end second come along")
+        second = self.pbx._pull_cdr_database(limit=1)
+        self.assertEqual(len(second), 1)
+        self.assertEqual(len(self.calls()), 3)
+
+    @mute_logger("odoo.addons.phone_call_accounting.models.phone_pbx")
+    def test_dropped_connection_retries_next_run(self):
+        self.insert(600, 30, 25, "ANSWERED", "PJSIP/provider-1", "PJSIP/201-1", "1795770000.1", 1)
+        self.pbx.cdr_db_name = "pca_cdr_does_not_exist"
+        with self.patch_commit():
+            self.env["phone.pbx"]._cron_pull_cdr_databases()
+        self.assertIn("cannot connect", self.pbx.last_error)
+        self.assertFalse(self.pbx.cdr_watermark)
+        self.assertFalse(self.calls())
+        self.pbx.cdr_db_name = self.cdr_db
+        with self.patch_commit():
+            self.env["phone.pbx"]._cron_pull_cdr_databases()
+        self.assertEqual(len(self.calls()), 1)
+        self.assertFalse(self.pbx.last_error)
+
+    def patch_commit(self):
+        from unittest.mock import patch
+
+        return patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
