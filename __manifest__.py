@@ -18,6 +18,7 @@
         "data/phone_call_picture_data.xml",
         "data/ir_cron_data.xml",
         "views/phone_call_views.xml",
+        "wizard/phone_cdr_import_views.xml",
         "views/phone_pbx_views.xml",
         "views/phone_client_type_views.xml",
         "views/phone_call_picture_views.xml",
@@ -34,5 +35,4 @@
             "phone_call_accounting/static/tests/tours/**/*",
         ],
     },
-    "installable": True,
 }

@@ -1,7 +1,6 @@
 from . import (
     phone_call,
     phone_call_picture,
-    phone_cdr_import,
     phone_client_type,
     phone_pbx,
     res_company,

@@ -71,7 +71,6 @@ class PhoneCall(models.Model):
     )
     client_type_id = fields.Many2one(
         "phone.client.type",
-        string="Client Type",
         index="btree_not_null",
         ondelete="set null",
         help="The client's type when the call was registered.",

@@ -44,7 +44,6 @@ class PhonePbx(models.Model):
     )
     country_id = fields.Many2one(
         "res.country",
-        string="Country",
         help="Country of numbers without an international prefix; the company's default "
         "phone country when empty.",
     )

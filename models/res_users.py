@@ -5,7 +5,6 @@ class ResUsers(models.Model):
     _inherit = "res.users"
 
     phone_extension = fields.Char(
-        string="Phone Extension",
         index="btree_not_null",
         copy=False,
         help="Internal number of this employee's desk phone on the PBX, unique per company.",
