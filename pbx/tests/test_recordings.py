@@ -23,7 +23,7 @@ WAV = wav_bytes()
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.server.hits.append((self.path, self.headers.get("Authorization")))
         if self.path == "/ok.wav":
             self._send(200, WAV)
