@@ -31,6 +31,9 @@
         "demo/phone_call_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "phone_call_accounting/static/src/fields/**/*",
+        ],
         "web.assets_tests": [
             "phone_call_accounting/static/tests/tours/**/*",
         ],

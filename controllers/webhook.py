@@ -6,6 +6,7 @@ import logging
 from odoo import http
 from odoo.http import request
 
+from ..pbx.recordings import RecordingError, check_audio
 from ..pbx.webhooks import FORMATS, MappingError
 
 _logger = logging.getLogger(__name__)
@@ -33,20 +34,9 @@ class PhoneWebhookController(http.Controller):
         save_session=False,
     )
     def receive_calls(self, pbx_id, **query):
-        pbx = request.env["phone.pbx"].sudo().browse(pbx_id).exists()
-        token = pbx.token if pbx and pbx.active else None
-        bearer, signature = self._credentials()
-        if not bearer and not signature:
-            return _error(
-                401,
-                "missing credentials: send Authorization: Bearer <token> "
-                "or X-Signature: sha256=<hex HMAC of the body>",
-            )
-        body = self._read_body()
-        if body is None:
-            return _error(413, f"the body is larger than {self._max_bytes()} bytes")
-        if not token or not self._authentic(token, bearer, signature, body):
-            return _error(403, "wrong credentials for this PBX")
+        pbx, body, refusal = self._authorize(pbx_id, self._max_bytes())
+        if refusal:
+            return refusal
         fmt = query.get("format") or None
         if fmt and fmt not in FORMATS:
             return _error(400, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -60,6 +50,59 @@ class PhoneWebhookController(http.Controller):
             return _error(400, str(exc))
         results = self._ingest(pbx, items, mapping_errors)
         return _json(200, {"results": results})
+
+    @http.route(
+        "/phone_call_accounting/pbx/<int:pbx_id>/calls/<string:external_id>/recording",
+        type="http",
+        auth="public",
+        methods=["POST", "PUT"],
+        csrf=False,
+        save_session=False,
+    )
+    def receive_recording(self, pbx_id, external_id, **query):
+        pbx_sudo = request.env["phone.pbx"].sudo().browse(pbx_id).exists()
+        limit = pbx_sudo._recording_max_bytes() if pbx_sudo else 1
+        pbx, body, refusal = self._authorize(pbx_id, limit)
+        if refusal:
+            return refusal
+        call = (
+            request.env["phone.call"]
+            .sudo()
+            .search([("source", "=", pbx._source()), ("external_id", "=", external_id)], limit=1)
+        )
+        if not call:
+            return _error(404, f"no call {external_id!r} from this PBX; send the call first")
+        name = query.get("filename") or call.recording or f"{external_id}.wav"
+        try:
+            recording = check_audio(body, name, limit)
+        except RecordingError as exc:
+            return _error(415 if body else 400, str(exc))
+        if not call.recording:
+            call.recording = recording.filename
+        call._store_recording(recording)
+        return _json(200, {"result": "stored", "call_id": call.id, "bytes": len(body)})
+
+    def _authorize(self, pbx_id, max_bytes):
+        """(pbx, body, None) when the request carries this PBX's secret, else a refusal."""
+        pbx = request.env["phone.pbx"].sudo().browse(pbx_id).exists()
+        token = pbx.token if pbx and pbx.active else None
+        bearer, signature = self._credentials()
+        if not bearer and not signature:
+            return (
+                None,
+                None,
+                _error(
+                    401,
+                    "missing credentials: send Authorization: Bearer <token> "
+                    "or X-Signature: sha256=<hex HMAC of the body>",
+                ),
+            )
+        body = self._read_body(max_bytes)
+        if body is None:
+            return None, None, _error(413, f"the body is larger than {max_bytes} bytes")
+        if not token or not self._authentic(token, bearer, signature, body):
+            return None, None, _error(403, "wrong credentials for this PBX")
+        return pbx, body, None
 
     @staticmethod
     def _credentials():
@@ -86,8 +129,8 @@ class PhoneWebhookController(http.Controller):
         )
         return int(value) if value and value.isdigit() else MAX_BODY_BYTES
 
-    def _read_body(self):
-        limit = self._max_bytes()
+    @staticmethod
+    def _read_body(limit):
         length = request.httprequest.content_length
         if length is not None and length > limit:
             return None

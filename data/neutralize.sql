@@ -3,4 +3,6 @@ UPDATE phone_pbx
    SET active = false,
        token = NULL,
        ami_secret = NULL,
-       cdr_db_password = NULL;
+       cdr_db_password = NULL,
+       recording_source = 'none',
+       recording_password = NULL;

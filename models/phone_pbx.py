@@ -6,7 +6,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..pbx import cdr_database, webhooks
+from ..pbx import cdr_database, recordings, webhooks
 
 _logger = logging.getLogger(__name__)
 
@@ -91,6 +91,23 @@ class PhonePbx(models.Model):
         help="Rows that ended more recently than this are left for the next pull, "
         "so that every leg of a call has been written.",
     )
+    recording_source = fields.Selection(
+        [("none", "Not fetched"), ("url", "Web address"), ("directory", "Local directory")],
+        default="none",
+        required=True,
+    )
+    recording_url_template = fields.Char(
+        help="Where a recording is downloaded from: {name} (file name), {path} (as the PBX "
+        "gave it), {year}, {month}, {day} (of the call) and {external_id}, e.g. "
+        "https://pbx.example.com/monitor/{year}/{month}/{day}/{name}",
+    )
+    recording_username = fields.Char()
+    recording_password = fields.Char(groups="phone_call_accounting.group_phone_manager")
+    recording_verify_tls = fields.Boolean(string="Verify TLS Certificate", default=True)
+    recording_directory = fields.Char(
+        help="A directory on the Odoo server (e.g. a mount of /var/spool/asterisk/monitor)."
+    )
+    recording_max_mb = fields.Integer(string="Largest Recording (MB)", default=50)
     last_sync = fields.Datetime(readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     call_count = fields.Integer(compute="_compute_call_count")
@@ -181,6 +198,34 @@ class PhonePbx(models.Model):
                 rejected[index] = str(exc)
                 items.append(None)
         return items, rejected
+
+    def _recording_max_bytes(self):
+        return max(self.recording_max_mb, 1) * 1024 * 1024
+
+    def _fetch_recording(self, call):
+        """Download ``call``'s recording as this PBX is set up to serve it."""
+        if not self:
+            raise recordings.RecordingError(self.env._("the call has no PBX to fetch from"))
+        self.ensure_one()
+        name = call.recording
+        if self.recording_source == "url" and self.recording_url_template:
+            url = recordings.expand(
+                self.recording_url_template, name, call.call_start, call.external_id
+            )
+            auth = (self.recording_username, self.sudo().recording_password or "")
+            return recordings.fetch_url(
+                url,
+                auth=auth if self.recording_username else None,
+                max_bytes=self._recording_max_bytes(),
+                verify=self.recording_verify_tls,
+            )
+        if self.recording_source == "directory" and self.recording_directory:
+            return recordings.fetch_file(
+                self.recording_directory, name, max_bytes=self._recording_max_bytes()
+            )
+        raise recordings.RecordingError(
+            self.env._("PBX %s is not set up to fetch recordings", self.name)
+        )
 
     # ------------------------------------------------------------------
     # CDR database pull

@@ -34,6 +34,12 @@ class ResCompany(models.Model):
         help="Client type given to contacts created from unknown callers.",
     )
 
+    phone_recording_retention_days = fields.Integer(
+        string="Keep Recordings (days)",
+        default=0,
+        help="Recordings of older calls are deleted; the calls stay. 0 keeps them forever.",
+    )
+
     _phone_long_call_minutes_positive = models.Constraint(
         "CHECK(phone_long_call_minutes >= 0)", "The long call threshold cannot be negative."
     )

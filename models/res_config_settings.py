@@ -17,6 +17,9 @@ class ResConfigSettings(models.TransientModel):
     phone_default_client_type_id = fields.Many2one(
         related="company_id.phone_default_client_type_id", readonly=False
     )
+    phone_recording_retention_days = fields.Integer(
+        related="company_id.phone_recording_retention_days", readonly=False
+    )
     phone_timezone = fields.Selection(
         related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
     )

@@ -6,6 +6,7 @@ from . import (
     test_ingest,
     test_long_call,
     test_partner_matching,
+    test_recordings,
     test_security,
     test_tour,
     test_webhook,
