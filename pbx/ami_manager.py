@@ -45,6 +45,7 @@ import queue
 import re
 import socket
 import threading
+import warnings
 from itertools import repeat
 
 from asterisk import manager as _pyst
@@ -193,7 +194,10 @@ class Manager(_pyst.Manager):
     """
 
     def __init__(self, read_size=DEFAULT_READ_SIZE, action_timeout=DEFAULT_ACTION_TIMEOUT):
-        super().__init__()
+        with warnings.catch_warnings():
+            # pyst2 makes threads with the deprecated setDaemon(); replaced below.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            super().__init__()
         self.read_size = read_size
         self.action_timeout = action_timeout
         self.version = None
@@ -207,7 +211,6 @@ class Manager(_pyst.Manager):
         self._used = False
         self._leaving = False  # a Logoff was sent: the server hanging up is expected
         self.reads = self.bytes_read = self.events_read = self.callback_errors = 0
-        # pyst2 made these with the deprecated setDaemon(); same targets.
         self.message_thread = threading.Thread(
             target=self.message_loop, name="ami-reader", daemon=True
         )
@@ -271,6 +274,10 @@ class Manager(_pyst.Manager):
                 raise ConnectionError(0, "no banner line")
         line, _, rest = data.partition(b"\n")
         return line.rstrip(b"\r").decode("utf-8", "replace"), rest
+
+    def connected(self):
+        """True while the connection is up; False at once when the reader stops."""
+        return self._connected.is_set()
 
     def wait_closed(self, timeout=None):
         """Wait until the connection is gone; True if it is."""

@@ -132,7 +132,9 @@ class FakeAmiServer:
     ``close_at_end`` hangs up once everything is sent. Attributes that tests
     read or change while it runs: ``answer_pings``, ``actions`` (list of
     ``(connection number, Message)``), ``connections`` (accepted so far),
-    ``logins``, ``sent`` (stream position).
+    ``logins``, ``sent`` (stream position), ``history`` (``(time.monotonic(),
+    what, connection number)`` with what in accept, login, hangup (by the
+    server), closed).
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class FakeAmiServer:
         self.connections = 0
         self.logins = 0
         self.sent = 0
+        self.history = []
         self._live = set()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -201,7 +204,18 @@ class FakeAmiServer:
         with self._lock:
             live = list(self._live)
         for connection in live:
+            self.note("hangup", connection)
             connection.close()
+
+    def note(self, what, connection):
+        with self._changed:
+            self.history.append((time.monotonic(), what, connection.number))
+            self._changed.notify_all()
+
+    def times(self, what):
+        """Moments (time.monotonic()) at which ``what`` happened, in order."""
+        with self._lock:
+            return [moment for moment, name, _ in self.history if name == what]
 
     def wait_for(self, predicate, timeout=10.0):
         """Wait until ``predicate()`` is true (checked on every change and every 50 ms)."""
@@ -237,12 +251,14 @@ class FakeAmiServer:
                 self.connections += 1
                 connection = _Connection(self, sock, self.connections)
                 self._live.add(connection)
+                self.history.append((time.monotonic(), "accept", connection.number))
                 self._changed.notify_all()
             self._spawn(connection.serve, f"fake-ami-{connection.number}")
 
     def forget(self, connection):
         with self._changed:
             self._live.discard(connection)
+            self.history.append((time.monotonic(), "closed", connection.number))
             self._changed.notify_all()
 
     # -- actions -----------------------------------------------------------
@@ -279,6 +295,7 @@ class FakeAmiServer:
             connection.close(graceful=True)
         elif name == "login" and reply[0][1] == "Success" and not connection.streaming:
             connection.streaming = True
+            self.note("login", connection)
             self._notify(logins=1)
             self._spawn(self._stream, f"fake-ami-stream-{connection.number}", connection)
 
@@ -291,12 +308,14 @@ class FakeAmiServer:
                 stop = self._chunk_end(start)
                 if start >= len(self.messages):
                     if self.close_at_end:
+                        self.history.append((time.monotonic(), "hangup", connection.number))
                         connection.close(graceful=True)
                     return
                 if start == stop:
                     # A drop point: hang up once (after what was sent); a
                     # client that reconnects gets the rest.
                     self.drop_at.remove(stop)
+                    self.history.append((time.monotonic(), "hangup", connection.number))
                     connection.close(graceful=True)
                     return
                 # Claim the messages before sending, so two connections
