@@ -7,7 +7,6 @@ live Asterisk and delivers its calls to Odoo.
 
 import argparse
 import json
-import logging
 import re
 import sys
 import time
@@ -134,9 +133,6 @@ def _run_listen(args):
     # Imported here: the listener needs pyst2, which replay does not.
     from .listener import run_listen
 
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         return run_listen(args)
     except OSError as exc:

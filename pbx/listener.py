@@ -324,6 +324,10 @@ class Listener:
 def run_listen(args):
     """``python -m pbx listen``: run until SIGTERM or SIGINT."""
     config = load_listen_config(args.config)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         listener = Listener(config)
     except (OSError, sqlite3.Error) as exc:

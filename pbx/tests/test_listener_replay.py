@@ -1,0 +1,348 @@
+"""The listener end to end: fake AMI server -> listener -> spool -> fake Odoo.
+
+Everything runs on 127.0.0.1: the fake AMI server replays the shared real
+recordings, :class:`pbx.tests.test_delivery.FakeOdoo` plays Odoo's webhook.
+"""
+
+import copy
+import itertools
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from pbx.ami import parse_bytes, parse_file
+from pbx.ami_manager import Manager
+from pbx.assembler import CallAssembler, assemble
+from pbx.cli import main
+from pbx.fake_ami import FakeAmiServer, load_messages, split_messages
+from pbx.listener import Listener, check_listen_config
+from pbx.spool import DELIVERED, PENDING, Spool
+from pbx.tests.recordings import REPO_ROOT, TRUNKS, recording
+from pbx.tests.test_delivery import PBX_ID, TOKEN, FakeOdoo
+
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
+)
+
+NAMES = [
+    "originate_ctd-account-world.ami",
+    "queue_queue_a_cancel.ami",
+    "queue_queue_simple.ami",
+    "simple_ab_a_cancel.ami",
+    "simple_ab_callgroup.ami",
+    "simple_ab_callgroup_no_answer.ami",
+    "simple_ab_reject.ami",
+    "simple_ab_success_a_hangup.ami",
+    "simple_ab_success_twoclients.ami",
+    "xfer_attended_xfer_abbcac.ami",
+    "xfer_blind_xfer_blind_abbcac.ami",
+    "xfer_misc_call_forwarding.ami",
+]
+CLOCK_START = 1_700_000_000
+RECONNECT_LIMIT = 5.0  # seconds, from the issue
+
+
+def counter():
+    """The recordings have no Timestamp: one second per event, as in test_assembler."""
+    return itertools.count(CLOCK_START).__next__
+
+
+def all_recordings():
+    return load_messages([recording(name) for name in NAMES])
+
+
+def events_in(messages):
+    return sum(1 for message in parse_bytes(b"".join(messages)) if message.event)
+
+
+def expected_calls(messages):
+    return assemble(parse_bytes(b"".join(messages)), TRUNKS, clock=counter())
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def odoo():
+    server = FakeOdoo()
+    yield server
+    server.down()
+
+
+def config_for(tmp_path, ami_port, odoo, **ami):
+    return {
+        "trunks": TRUNKS,
+        "country": "NL",
+        "stale_seconds": 3600,
+        "ami": {
+            "host": "127.0.0.1",
+            "port": ami_port,
+            "username": "listener",
+            "secret": "secret",
+            "ping_interval": 0.2,
+            **ami,
+        },
+        "odoo": {
+            "url": odoo.url,
+            "pbx_id": PBX_ID,
+            "token": TOKEN,
+            "batch_size": 50,
+            "timeout": 2,
+            "backoff_min": 0.05,
+            "backoff_max": 0.2,
+        },
+        "spool": str(tmp_path / "spool.sqlite"),
+    }
+
+
+@contextmanager
+def fake_ami(messages, **options):
+    server = FakeAmiServer(messages, **options).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def listening(config, **options):
+    listener = Listener(check_listen_config(copy.deepcopy(config)), **options).start()
+    try:
+        yield listener
+    finally:
+        listener.stop()
+
+
+def spooled(config):
+    with Spool(config["spool"]) as spool:
+        return spool.calls(), spool.counts()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_through_the_listener_gives_the_calls_of_assemble(name, tmp_path, odoo):
+    messages = split_messages(recording(name).read_bytes())
+    expected = assemble(parse_file(recording(name)), TRUNKS, clock=counter())
+    with fake_ami(messages) as server:
+        config = config_for(tmp_path, server.port, odoo)
+        with listening(config, clock=counter()) as listener:
+            assert wait_until(lambda: listener.events == len(messages))
+    calls, counts = spooled(config)
+    assert calls == expected
+    assert counts[DELIVERED] == len(expected)
+    assert odoo.store == {call["external_id"]: call for call in expected}
+
+
+def test_reconnects_within_5_s_after_drops_and_keeps_calls_whole(tmp_path, odoo):
+    messages = all_recordings()
+    managers = []
+
+    def new_manager():
+        managers.append(Manager())
+        return managers[-1]
+
+    # Hang up three times, in the middle of calls.
+    with fake_ami(messages, drop_at=[150, 400, 620]) as server:
+        config = config_for(tmp_path, server.port, odoo, ping_interval=2)
+        with listening(config, clock=counter(), manager_factory=new_manager) as listener:
+            assert wait_until(lambda: listener.events == events_in(messages), 20)
+        hangups, logins = server.times("hangup"), server.times("login")
+    assert len(logins) == 4
+    for hangup, login in zip(hangups, logins[1:], strict=False):
+        assert 0 < login - hangup < RECONNECT_LIMIT
+    assert len({id(manager) for manager in managers}) == 4  # a new Manager each time
+    calls, _ = spooled(config)
+    assert calls == expected_calls(messages)
+
+
+def test_reconnects_when_pings_go_unanswered(tmp_path, odoo):
+    messages = split_messages(recording("queue_queue_simple.ami").read_bytes())
+    with fake_ami(messages) as server:
+        config = config_for(tmp_path, server.port, odoo, ping_interval=0.2, ping_timeout=0.3)
+        with listening(config) as listener:
+            assert wait_until(lambda: listener.events == len(messages))
+            assert wait_until(lambda: len(server.actions) >= 3)  # Login, Pings
+            server.answer_pings = False
+            silent = time.monotonic()
+            assert wait_until(lambda: len(server.times("login")) == 2, RECONNECT_LIMIT)
+            assert server.times("login")[1] - silent < RECONNECT_LIMIT
+            server.answer_pings = True
+            time.sleep(0.8)
+            assert len(server.times("login")) == 2  # answered again: stays
+            assert listener.connected.is_set()
+    # The listener hung up the silent connection itself.
+    assert [what for _, what, number in server.history if number == 1] == [
+        "accept",
+        "login",
+        "closed",
+    ]
+
+
+def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
+    first = FakeAmiServer(split_messages(recording("simple_ab_reject.ami").read_bytes()))
+    port = first.port
+    first.start()
+    config = config_for(tmp_path, port, odoo)
+    with listening(config) as listener:
+        assert wait_until(listener.connected.is_set)
+        first.stop()  # Asterisk goes away: connection refused for a while
+        assert wait_until(lambda: not listener.connected.is_set(), 2)
+        time.sleep(1.5)
+        messages = split_messages(recording("simple_ab_a_cancel.ami").read_bytes())
+        with fake_ami(messages, port=port) as second:
+            back = time.monotonic()
+            assert wait_until(lambda: second.logins == 1, RECONNECT_LIMIT)
+            assert second.times("login")[0] - back < RECONNECT_LIMIT
+            total = len(first.messages) + len(messages)
+            assert wait_until(lambda: listener.events == total)
+    calls, _ = spooled(config)
+    assert [call["status"] for call in calls] == ["busy", "missed"]
+
+
+def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
+    messages = all_recordings()
+    expected = expected_calls(messages)
+    # The calls finished while streaming (the others are closed at stop).
+    assembler, clock = CallAssembler(TRUNKS), counter()
+    finished = [
+        call for m in parse_bytes(b"".join(messages)) for call in assembler.feed(m, clock())
+    ]
+    assert 0 < len(finished) <= len(expected)
+    odoo.down()
+    with fake_ami(messages) as server:
+        config = config_for(tmp_path, server.port, odoo)
+        with listening(config, clock=counter()) as listener:
+            assert wait_until(lambda: listener.events == len(messages))
+            assert wait_until(lambda: listener.spool.counts()[PENDING] == len(finished))
+            time.sleep(0.3)
+            assert listener.deliverer.failures >= 1
+            assert not odoo.store
+            odoo.up()
+            assert wait_until(lambda: listener.spool.counts()[DELIVERED] == len(finished))
+    calls, counts = spooled(config)
+    assert calls == expected
+    assert counts[DELIVERED] == len(expected)
+    assert odoo.store == {call["external_id"]: call for call in expected}
+    assert set(odoo.received.values()) == {1}
+
+
+def spool_rows(path):
+    """external_id -> call of a spool another process is writing."""
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        rows = db.execute("SELECT external_id, payload FROM spooled_call").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        rows = []
+    finally:
+        db.close()
+    return {external_id: json.loads(payload) for external_id, payload in rows}
+
+
+def listen_process(config_path, log_path):
+    return subprocess.Popen(
+        [sys.executable, "-m", "pbx", "listen", "--config", str(config_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("w"),
+    )
+
+
+def test_kill_9_loses_no_spooled_call_and_sigterm_stops_cleanly(tmp_path, odoo):
+    messages = all_recordings()
+    spool_path = tmp_path / "spool.sqlite"
+    odoo.down()  # nothing leaves the spool before the kill
+    with fake_ami(messages, delay=0.003) as server:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config_for(tmp_path, server.port, odoo)))
+        first = listen_process(config_path, tmp_path / "first.log")
+        try:
+            assert wait_until(lambda: len(spool_rows(spool_path)) >= 3, 20)
+        finally:
+            first.kill()  # SIGKILL, mid-stream
+            first.wait(10)
+        assert server.sent < len(messages), "the kill should land mid-stream"
+        before_kill = spool_rows(spool_path)
+        assert len(before_kill) >= 3
+
+        odoo.up()
+        second = listen_process(config_path, tmp_path / "second.log")
+        try:
+            assert wait_until(lambda: set(before_kill) <= set(odoo.store), 20)
+            assert wait_until(lambda: server.sent == len(messages), 20)
+            time.sleep(0.5)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(20) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+        log = (tmp_path / "second.log").read_text()
+        last = server.connections
+        assert [action.get("Action") for number, action in server.actions if number == last][
+            -1
+        ] == "Logoff", log
+    for external_id, call in before_kill.items():
+        assert odoo.store[external_id] == call
+        assert odoo.received[external_id] == 1
+    with Spool(spool_path) as spool:
+        counts = spool.counts()
+        assert counts[PENDING] == 0
+        assert counts[DELIVERED] == len(spool.rows()) == len(odoo.store)
+    assert "Listener stopped" in log
+    assert "Traceback" not in log + (tmp_path / "first.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ami": None}, '"ami" must be an object'),
+        ({"ami": {"host": "pbx", "username": "u", "secret": "s", "port": "x"}}, '"ami.port"'),
+        ({"odoo": {"url": "ftp://odoo", "pbx_id": 1, "token": "t"}}, '"odoo.url"'),
+        ({"odoo": {"url": "http://odoo", "pbx_id": 1}}, '"odoo.token"'),
+        ({"odoo": {"url": "http://odoo", "pbx_id": "1/../x", "token": "t"}}, '"odoo.pbx_id"'),
+        ({"spool": ""}, '"spool"'),
+    ],
+)
+def test_listen_refuses_a_bad_config(tmp_path, capsys, change, message):
+    config = {
+        "trunks": TRUNKS,
+        "country": "NL",
+        "ami": {"host": "pbx", "username": "u", "secret": "s"},
+        "odoo": {"url": "http://odoo:8069", "pbx_id": 1, "token": "t"},
+        "spool": str(tmp_path / "spool.sqlite"),
+        **change,
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(SystemExit) as exit_:
+        main(["listen", "--config", str(path)])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_listen_config_defaults():
+    config = check_listen_config(
+        {
+            "trunks": TRUNKS,
+            "stale_seconds": 3600,
+            "ami": {"host": "pbx", "username": "u", "secret": "s"},
+            "odoo": {"url": "https://odoo.example.com", "pbx_id": 1, "token": "t"},
+        }
+    )
+    assert config["ami"]["port"] == 5038
+    assert config["ami"]["ping_interval"] == 2.0
+    assert config["ami"]["ping_timeout"] == 2.0
+    assert (config["odoo"]["batch_size"], config["odoo"]["timeout"]) == (200, 10.0)
+    assert config["spool"] == "/var/lib/phone_call_accounting/spool.sqlite"
