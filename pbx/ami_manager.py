@@ -190,7 +190,7 @@ class Manager(_pyst.Manager):
 
     ``read_size`` is the most bytes one ``recv`` takes; ``action_timeout`` the
     default seconds an action waits for its response. Statistics: ``reads``,
-    ``bytes_read``, ``events_read``, ``callback_errors``.
+    ``bytes_read``, ``events_read``, ``events_dispatched``, ``callback_errors``.
     """
 
     def __init__(self, read_size=DEFAULT_READ_SIZE, action_timeout=DEFAULT_ACTION_TIMEOUT):
@@ -211,6 +211,7 @@ class Manager(_pyst.Manager):
         self._used = False
         self._leaving = False  # a Logoff was sent: the server hanging up is expected
         self.reads = self.bytes_read = self.events_read = self.callback_errors = 0
+        self.events_dispatched = 0
         self.message_thread = threading.Thread(
             target=self.message_loop, name="ami-reader", daemon=True
         )
@@ -406,6 +407,7 @@ class Manager(_pyst.Manager):
                             break
                     except Exception:  # noqa: BLE001 (pyst2's dispatch thread died here)
                         self._callback_failed(callback, event)
+            self.events_dispatched += len(batch)
 
     def _callback_failed(self, callback, event):
         self.callback_errors += 1

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .ami_manager import Manager, ManagerAuthException, ManagerException
+from .ami_manager import Manager, ManagerAuthException, ManagerException, ManagerTimeout
 from .assembler import CallAssembler
 from .cli import ConfigError, load_config
 from .delivery import Deliverer, Webhook
@@ -274,8 +274,16 @@ class Listener:
             self._housekeeping()
             if time.monotonic() < next_ping:
                 continue
+            progress = (manager.bytes_read, manager.events_dispatched)
             try:
                 manager.ping(timeout=self.ami["ping_timeout"])
+            except ManagerTimeout:
+                if (manager.bytes_read, manager.events_dispatched) == progress:
+                    _logger.warning("AMI Ping not answered; reconnecting")
+                    return
+                # Data kept coming: the answer is queued behind events the
+                # callbacks have not caught up with. The link is alive.
+                _logger.info("AMI Ping answer late while events keep coming; staying")
             except ManagerException as exc:
                 _logger.warning("AMI Ping failed (%s); reconnecting", exc)
                 return

@@ -7,6 +7,8 @@ recordings, :class:`pbx.tests.test_delivery.FakeOdoo` plays Odoo's webhook.
 import copy
 import itertools
 import json
+import logging
+import queue
 import signal
 import sqlite3
 import subprocess
@@ -187,6 +189,31 @@ def test_reconnects_when_pings_go_unanswered(tmp_path, odoo):
         "login",
         "closed",
     ]
+
+
+def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo, caplog):
+    """Events read but not yet dispatched delay the Ping answer: not a reason to hang up."""
+    messages = all_recordings()
+
+    def small_queue_manager():
+        manager = Manager(read_size=4096)
+        manager._event_queue = queue.Queue(2)
+        return manager
+
+    with fake_ami(messages, chunk_size=4096) as server:
+        config = config_for(tmp_path, server.port, odoo, ping_interval=0.1, ping_timeout=0.2)
+        with listening(config, manager_factory=small_queue_manager) as listener:
+            feed = listener.assembler.feed
+
+            def slow_feed(message, now=None):
+                time.sleep(0.002)
+                return feed(message, now)
+
+            listener.assembler.feed = slow_feed
+            with caplog.at_level(logging.INFO, "pbx.listener"):
+                assert wait_until(lambda: listener.events == len(messages), 30)
+    assert "Ping answer late" in caplog.text
+    assert server.logins == 1
 
 
 def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
