@@ -1,0 +1,371 @@
+"""Offline transcription of call recordings behind a small backend interface.
+
+A backend is a :class:`Transcriber`: ``transcribe(path, language)`` returns a
+:class:`Transcript`. Backends are found by name with :func:`get_backend`:
+
+* ``"pocketsphinx"``: :class:`PocketSphinxBackend`, CMU PocketSphinx 5, whose
+  PyPI wheel ships a US English model (``en-us``); more languages are found in
+  ``model_dirs`` (see the class);
+* ``"none"`` (also ``"off"``, ``"null"``, ``""``): :class:`NullBackend`, an
+  empty transcript, for "transcription switched off";
+* anything registered with :func:`register_backend`, or published by an
+  installed distribution under the entry point group
+  ``phone_call_accounting.transcribers`` (``name = "module:factory"``), so a
+  site can plug a stronger local engine (whisper.cpp, Vosk, ...) without
+  touching the Odoo models.
+
+A factory is any callable returning a :class:`Transcriber`; keyword options
+given to :func:`get_backend` are passed to it.
+
+Accuracy note: PocketSphinx's shipped model is a 16 kHz (wideband) model.
+Telephone recordings (8 kHz) are resampled to 16 kHz but carry no sound above
+4 kHz, which costs accuracy; clear wideband speech is transcribed well.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib.metadata
+import math
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import activity, load_mono, segments
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NullBackend",
+    "PocketSphinxBackend",
+    "Transcriber",
+    "Transcript",
+    "TranscriptionError",
+    "UnknownBackendError",
+    "UnsupportedLanguageError",
+    "Word",
+    "available_backends",
+    "get_backend",
+    "normalise_language",
+    "register_backend",
+]
+
+ENTRY_POINT_GROUP = "phone_call_accounting.transcribers"
+
+
+class TranscriptionError(Exception):
+    """Transcription cannot be done; the message says why."""
+
+
+class UnknownBackendError(TranscriptionError):
+    """No backend of that name is registered or installed."""
+
+
+class UnsupportedLanguageError(TranscriptionError):
+    """The backend has no model for the language asked for."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time in the recording (seconds)."""
+
+    text: str
+    start: float
+    end: float
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a backend heard: plain ``text`` and, where known, timed ``words``."""
+
+    text: str
+    language: str
+    backend: str
+    words: tuple[Word, ...] = field(default_factory=tuple)
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
+def normalise_language(language: str | None) -> str:
+    """``"en_US"``, ``"EN-us"`` -> ``"en-us"``; empty -> ``"en-us"``."""
+    language = (language or "en-us").strip().replace("_", "-").lower()
+    return language or "en-us"
+
+
+class Transcriber(abc.ABC):
+    """A local speech-to-text engine."""
+
+    name = "abstract"
+
+    @abc.abstractmethod
+    def languages(self) -> list[str]:
+        """Language codes this backend can transcribe (lower case, ``-``)."""
+
+    @abc.abstractmethod
+    def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
+        """Transcribe a recording; raises :class:`UnsupportedLanguageError`,
+        :class:`TranscriptionError` or :class:`~pbx.audio.AudioError`."""
+
+    def resolve_language(self, language: str | None) -> str:
+        """The backend's code for ``language``: exact, else the first ``xx-*``
+        variant of a bare ``xx``, else the bare ``xx`` of ``xx-yy``."""
+        wanted = normalise_language(language)
+        available = self.languages()
+        if wanted in available:
+            return wanted
+        base = wanted.split("-")[0]
+        for code in available:
+            if code == base or ("-" not in wanted and code.split("-")[0] == base):
+                return code
+        raise UnsupportedLanguageError(
+            f"{self.name}: language {wanted!r} is not available; available: "
+            + (", ".join(sorted(available)) or "none")
+        )
+
+
+class NullBackend(Transcriber):
+    """Transcription switched off: always an empty transcript."""
+
+    name = "none"
+
+    def languages(self) -> list[str]:
+        return []
+
+    def resolve_language(self, language: str | None) -> str:
+        return normalise_language(language)
+
+    def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
+        return Transcript(text="", language=self.resolve_language(language), backend=self.name)
+
+
+class PocketSphinxBackend(Transcriber):
+    """CMU PocketSphinx 5 with the models it ships, and any found in ``model_dirs``.
+
+    A model directory holds one folder per language, named by its code (e.g.
+    ``de-de``), containing the acoustic model folder (the one with ``mdef``),
+    a language model (``*.lm.bin``, ``*.lm`` or ``*.lm.dmp``) and a
+    pronunciation dictionary (``*.dict``) -- the layout of PocketSphinx's own
+    ``model/en-us`` and of the CMU Sphinx downloads. ``model_dirs`` defaults
+    to the ``PBX_POCKETSPHINX_MODELS`` environment variable (``os.pathsep``
+    separated).
+
+    The recording is down-mixed, resampled to 16 kHz, cut at its silences
+    (the voice activity of :mod:`pbx.audio`) into utterances of at most
+    ``max_utterance`` seconds, and each utterance is decoded on its own.
+    """
+
+    name = "pocketsphinx"
+    RATE = 16000
+    LEAD = 0.3  # seconds of silence added where speech touches the file's edge
+
+    def __init__(
+        self,
+        model_dirs: list[str | os.PathLike] | None = None,
+        max_utterance: float = 30.0,
+    ):
+        try:
+            import pocketsphinx  # optional: only this backend needs it
+        except ImportError as error:
+            raise TranscriptionError(
+                "pocketsphinx is not installed (pip install 'pocketsphinx>=5')"
+            ) from error
+        self._pocketsphinx = pocketsphinx
+        if model_dirs is None:
+            env = os.environ.get("PBX_POCKETSPHINX_MODELS", "")
+            model_dirs = [part for part in env.split(os.pathsep) if part]
+        self.model_dirs = [Path(directory) for directory in model_dirs]
+        self.max_utterance = max_utterance
+        self._decoders: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    # -- models
+
+    def _models(self) -> dict[str, dict[str, str]]:
+        """Language code -> decoder options (hmm, lm, dict)."""
+        shipped = Path(self._pocketsphinx.get_model_path())
+        models = {}
+        for root in [*self.model_dirs, shipped]:
+            if not root.is_dir():
+                continue
+            for folder in sorted(root.iterdir()):
+                code = normalise_language(folder.name)
+                if code in models or not folder.is_dir():
+                    continue
+                found = _model_files(folder)
+                if found:
+                    models[code] = found
+        return models
+
+    def languages(self) -> list[str]:
+        return sorted(self._models())
+
+    def _decoder(self, language: str):
+        with self._lock:
+            decoder = self._decoders.get(language)
+            if decoder is None:
+                options = self._models()[language]
+                try:
+                    decoder = self._pocketsphinx.Decoder(
+                        samprate=self.RATE, loglevel="FATAL", **options
+                    )
+                except (RuntimeError, ValueError) as error:
+                    raise TranscriptionError(
+                        f"pocketsphinx: cannot load the {language} model ({error})"
+                    ) from error
+                self._decoders[language] = decoder
+            return decoder
+
+    # -- decoding
+
+    def _utterances(self, samples: np.ndarray) -> list[tuple[int, int]]:
+        """Sample ranges of speech, split at silences and at ``max_utterance``."""
+        frame = self.RATE // 50  # 20 ms
+        usable = len(samples) - len(samples) % frame
+        power = np.square(samples[:usable], dtype=np.float64).reshape(-1, frame).mean(axis=1)
+        levels = 10.0 * np.log10(power + 1e-12)
+        active = activity(levels, frame / self.RATE, min_pause=0.5)
+        pad = int(0.2 * self.RATE)
+        limit = max(1, int(self.max_utterance * self.RATE))
+        ranges = []
+        for start, end in segments(active, frame / self.RATE):
+            first = max(0, int(start * self.RATE) - pad)
+            last = min(len(samples), int(end * self.RATE) + pad)
+            pieces = max(1, math.ceil((last - first) / limit))
+            step = math.ceil((last - first) / pieces)
+            ranges.extend((s, min(s + step, last)) for s in range(first, last, step))
+        return ranges
+
+    def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
+        code = self.resolve_language(language)
+        samples, _rate = load_mono(path, self.RATE)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+        decoder = self._decoder(code)
+        words: list[Word] = []
+        with self._lock:
+            frate = int(decoder.config["frate"]) or 100  # frames per second
+            quiet = np.zeros(int(self.LEAD * self.RATE), dtype="<i2")
+            for first, last in self._utterances(samples):
+                # speech cut at the very start or end of the file gets the lead-in
+                # and tail of silence the acoustic model expects
+                lead = quiet if first == 0 else quiet[:0]
+                tail = quiet if last == len(pcm) else quiet[:0]
+                offset = (first - len(lead)) / self.RATE
+                decoder.start_utt()
+                decoder.process_raw(
+                    np.concatenate([lead, pcm[first:last], tail]).tobytes(), False, True
+                )
+                decoder.end_utt()
+                for segment in decoder.seg():
+                    text = _clean_word(segment.word)
+                    if not text:
+                        continue
+                    words.append(
+                        Word(
+                            text=text,
+                            start=round(offset + segment.start_frame / frate, 2),
+                            end=round(offset + (segment.end_frame + 1) / frate, 2),
+                            confidence=round(min(1.0, max(0.0, segment.prob)), 3),
+                        )
+                    )
+        return Transcript(
+            text=" ".join(word.text for word in words),
+            language=code,
+            backend=self.name,
+            words=tuple(words),
+        )
+
+
+def _model_files(folder: Path) -> dict[str, str] | None:
+    """hmm/lm/dict paths of a PocketSphinx model folder, or None if incomplete."""
+    hmm = next(
+        (
+            Path(root)
+            for root, _dirs, files in sorted(os.walk(folder, followlinks=True))
+            if "mdef" in files
+        ),
+        None,
+    )
+    lm = next(
+        (
+            found
+            for pattern in ("*.lm.bin", "*.lm", "*.lm.dmp", "*.DMP")
+            for found in sorted(folder.glob(pattern))
+            if "phone" not in found.name
+        ),
+        None,
+    )
+    dictionary = next(iter(sorted(folder.glob("*.dict")) + sorted(folder.glob("*.dic"))), None)
+    if not (hmm and lm and dictionary):
+        return None
+    return {"hmm": str(hmm), "lm": str(lm), "dict": str(dictionary)}
+
+
+def _clean_word(word: str) -> str:
+    """Drop silences and fillers (``<sil>``, ``[NOISE]``); ``word(2)`` -> ``word``."""
+    if word.startswith(("<", "[", "+")):
+        return ""
+    return word.split("(", 1)[0]
+
+
+# ---------------------------------------------------------------------------
+# Registry
+
+Factory = Callable[..., Transcriber]
+
+_REGISTRY: dict[str, Factory] = {
+    "pocketsphinx": PocketSphinxBackend,
+    "none": NullBackend,
+}
+_ALIASES = {"": "none", "off": "none", "null": "none", "false": "none", "sphinx": "pocketsphinx"}
+
+
+def register_backend(name: str, factory: Factory) -> None:
+    """Make ``factory`` (a callable returning a :class:`Transcriber`) available as ``name``."""
+    key = name.strip().lower()
+    if not key or key in _ALIASES:
+        raise ValueError(f"invalid backend name {name!r}")
+    _REGISTRY[key] = factory
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {
+        point.name.strip().lower(): point
+        for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    }
+
+
+def available_backends() -> list[str]:
+    """Names :func:`get_backend` accepts (registered and installed entry points)."""
+    return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def get_backend(name: str | None = "pocketsphinx", **options) -> Transcriber:
+    """A new backend by name; ``options`` go to its factory.
+
+    ``None``, ``""``, ``"off"`` and ``"none"`` give the :class:`NullBackend`.
+    """
+    key = (name or "").strip().lower()
+    key = _ALIASES.get(key, key)
+    factory = _REGISTRY.get(key)
+    if factory is None:
+        point = _entry_points().get(key)
+        if point is None:
+            raise UnknownBackendError(
+                f"unknown transcription backend {name!r}; available: "
+                + ", ".join(available_backends())
+            )
+        try:
+            factory = point.load()
+        except Exception as error:  # a broken plug-in must not look like a missing one
+            raise TranscriptionError(
+                f"transcription backend {name!r} ({point.value}) failed to load: {error}"
+            ) from error
+    backend = factory(**options)
+    if not isinstance(backend, Transcriber):
+        raise TranscriptionError(f"backend {name!r} is not a Transcriber: {backend!r}")
+    return backend
