@@ -9,7 +9,9 @@
     "license": "LGPL-3",
     "application": True,
     "depends": ["mail", "contacts", "phone_validation"],
-    "external_dependencies": {"python": ["phonenumbers"]},
+    "external_dependencies": {
+        "python": ["phonenumbers", "numpy", "soundfile", "soxr", "snowballstemmer"]
+    },
     "data": [
         "security/phone_security.xml",
         "security/ir.model.access.csv",
@@ -21,6 +23,7 @@
         "wizard/phone_cdr_import_views.xml",
         "views/phone_pbx_views.xml",
         "views/phone_client_type_views.xml",
+        "views/phone_keyword_views.xml",
         "views/phone_call_picture_views.xml",
         "views/res_partner_views.xml",
         "views/res_users_views.xml",

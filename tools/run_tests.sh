@@ -33,11 +33,15 @@ ensure_postgres() {
 ensure_debian_packages() {
     local missing=()
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # Audio tests speak real sentences and convert formats.
+    command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+    command -v sox >/dev/null 2>&1 || missing+=(sox libsox-fmt-all)
+    command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} from Debian"
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
-            >"$work/apt.log" 2>&1 || say "could not install ${missing[*]}: browser tests will be skipped"
+            >"$work/apt.log" 2>&1 || say "could not install ${missing[*]}: tests needing them skip"
     fi
 }
 
@@ -94,12 +98,12 @@ run_odoo() {
     [ -z "${PCA_KEEP_LOG:-}" ] || cp "$log" "$PCA_KEEP_LOG"
 }
 
+ensure_debian_packages
 if find_odoo; then
     "$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-test.txt" \
         >"$work/pip.log" 2>&1 || { say "pip install into Odoo's Python failed:"; tail -n 5 "$work/pip.log"; }
     run_pure "$odoo_python"
     if ensure_postgres; then
-        ensure_debian_packages
         run_odoo
     else
         say "PostgreSQL is not reachable: the Odoo suite cannot run"
