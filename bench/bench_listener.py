@@ -19,6 +19,10 @@ What it does:
    every event to a :class:`pbx.assembler.CallAssembler` (stock pyst2 gives
    a headers dict, turned into a :class:`pbx.ami.Message` first). The clock
    runs from the Login response to the last event dispatched.
+4. For information, runs the whole :class:`pbx.listener.Listener` once
+   (manager, assembler, SQLite spool with synchronous=FULL, delivery thread
+   posting to an in-process stub of Odoo's webhook), from connect to the
+   last event fed.
 
 Stock pyst2 reads one byte per system call; at its speed the whole trace
 would take minutes, so its run stops after ``--stock-seconds`` and its rate
@@ -36,6 +40,7 @@ import logging
 import math
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -48,6 +53,8 @@ from asterisk import manager as stock_manager
 from pbx.ami import Message, parse_file
 from pbx.ami_manager import Manager
 from pbx.assembler import CallAssembler
+from pbx.delivery import Reply
+from pbx.listener import Listener, check_listen_config
 
 RECORDINGS = REPO.parent / "shared" / "fixtures" / "ami"
 TRUNKS = [r"^SIP/voipgrid-"]
@@ -115,6 +122,52 @@ def run_ours(port):
     return counter.events, elapsed, time.process_time() - cpu, counter.calls, manager.reads
 
 
+class StubOdoo:
+    """Answers like Odoo's webhook, in process: the benchmark measures the listener."""
+
+    endpoint = "stub"
+
+    def __init__(self):
+        self.calls = 0
+
+    def post(self, calls):
+        self.calls += len(calls)
+        results = [{"result": "created", "external_id": call["external_id"]} for call in calls]
+        return Reply(200, {"results": results}, "")
+
+
+def run_listener(port, events, spool_dir):
+    """The whole Listener: manager, assembler, SQLite spool, delivery thread."""
+    config = check_listen_config(
+        {
+            "trunks": TRUNKS,
+            "stale_seconds": 3600,
+            "ami": {"port": port, "username": USERNAME, "secret": SECRET},
+            "odoo": {"url": "http://127.0.0.1:9", "pbx_id": 1, "token": "bench"},
+            "spool": str(Path(spool_dir) / "spool.sqlite"),
+        }
+    )
+    seen = {"events": 0}
+    done = threading.Event()
+
+    def clock():
+        # Called once per event: the last one stops the watch.
+        seen["events"] += 1
+        if seen["events"] == events:
+            seen["end"] = time.perf_counter()
+            done.set()
+        return time.time()
+
+    odoo = StubOdoo()
+    listener = Listener(config, webhook=odoo, clock=clock)
+    start = time.perf_counter()
+    listener.start()
+    done.wait(600)
+    elapsed = seen.get("end", time.perf_counter()) - start
+    listener.stop()
+    return events, elapsed, odoo.calls
+
+
 def run_stock(port, seconds):
     counter = Counter(lambda event: Message(event.headers.items()))
     manager = stock_manager.Manager()
@@ -173,6 +226,13 @@ def main(argv=None):
                 f"{calls} calls, {reads} socket reads)"
             )
             best = max(best or 0, rate)
+        with tempfile.TemporaryDirectory() as spool_dir:
+            events, elapsed, delivered = run_listener(port, per_pass * repeat, spool_dir)
+        full_rate = events / elapsed
+        print(
+            f"  full Listener (+ SQLite spool, delivery thread, stub webhook): {events} events "
+            f"in {elapsed:.2f} s = {full_rate:,.0f} events/s ({delivered} calls delivered)"
+        )
         stock_rate = None
         if not args.skip_stock:
             events, elapsed, cpu, finished = run_stock(port, args.stock_seconds)
@@ -189,6 +249,7 @@ def main(argv=None):
 
     print()
     print(f"listener (pbx.ami_manager.Manager): {best:,.0f} events/s")
+    print(f"full Listener incl. spool:          {full_rate:,.0f} events/s (information)")
     if stock_rate is not None:
         ratio = best / stock_rate if stock_rate else math.inf
         print(f"stock pyst2 0.5.1 Manager:          {stock_rate:,.0f} events/s")

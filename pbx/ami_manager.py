@@ -58,7 +58,10 @@ ManagerException = _pyst.ManagerException
 ManagerSocketException = _pyst.ManagerSocketException
 ManagerAuthException = _pyst.ManagerAuthException
 
-DEFAULT_READ_SIZE = 256 * 1024
+# Bytes per recv: about sixty events. Bigger reads are slower, not faster:
+# a read's bytes, text and messages then no longer fit in the CPU caches
+# (measured: 32 KiB ~50k events per CPU second with the assembler, 256 KiB ~34k).
+DEFAULT_READ_SIZE = 32 * 1024
 DEFAULT_ACTION_TIMEOUT = 5.0
 # Batches of events (one per socket read) waiting for the dispatch thread.
 # When callbacks fall behind, the reader stops reading and TCP pushes back.

@@ -25,7 +25,6 @@ Only the standard library is used (``urllib.request``).
 
 import json
 import logging
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -279,11 +278,13 @@ class Deliverer:
             return self.spool.purge(now - self.purge_after)
         return 0
 
-    def run(self, stop, wake, idle=5.0):
+    def run(self, stop, wake, idle=5.0, linger=0.1):
         """Delivery thread: send whenever calls are due until ``stop`` is set.
 
         ``wake`` is set by whoever spools new calls; ``idle`` bounds the wait
         between checks (pending rows of an earlier run, backoffs ending).
+        Once woken it lingers ``linger`` seconds, so calls finishing together
+        travel in one request rather than one request each.
         """
         while not stop.is_set():
             try:
@@ -299,15 +300,12 @@ class Deliverer:
                     due = self.spool.next_due()
                     if due is not None:
                         wait = max(0.0, min(idle, due - self.clock()))
-                if wait:
-                    # A new call does not cut a backoff short.
-                    (stop.wait if settled is None else wake.wait)(wait)
+                if not wait:
+                    continue
+                if settled is None:
+                    stop.wait(wait)  # a new call does not cut a backoff short
+                elif wake.wait(wait) and linger:
+                    stop.wait(linger)
             except Exception:
                 _logger.exception("Delivery loop failed; trying again in %g s", idle)
                 stop.wait(idle)
-
-
-def start_thread(deliverer, stop, wake, name="pbx-delivery"):
-    thread = threading.Thread(target=deliverer.run, args=(stop, wake), name=name, daemon=True)
-    thread.start()
-    return thread
