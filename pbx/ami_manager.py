@@ -260,10 +260,10 @@ class Manager(_pyst.Manager):
         self._socket = sock
         self._connected.set()
         self._running.set()
+        if rest:  # read with the banner: parsed before the reader starts
+            self._take(rest)
         self.message_thread.start()
         self.event_dispatch_thread.start()
-        if rest:
-            self._take(rest)
         return AmiMessage(Message([("Response", "Generated Header"), ("Banner", banner)]))
 
     @staticmethod

@@ -25,6 +25,7 @@ Only the standard library is used (``urllib.request``).
 
 import json
 import logging
+import math
 import time
 import urllib.error
 import urllib.request
@@ -152,26 +153,27 @@ class Deliverer:
             return 0.0
         return min(self.backoff_max, self.backoff_min * 2 ** (self.failures - 1))
 
-    def deliver_once(self):
+    def deliver_once(self, force=False):
         """Send one batch of due calls, unless a backoff is running.
 
         Returns how many calls were settled (delivered, rejected or failed),
         0 when nothing was due, or None when the attempt failed and the
-        calls wait for the backoff.
+        calls wait for the backoff. ``force`` ignores backoffs and sends
+        deferred calls too (the last attempt before the listener stops).
         """
         now = self.clock()
-        if now < self.retry_at:
+        if now < self.retry_at and not force:
             return None
-        items = self.spool.pending(self.batch_size, now=now)
+        items = self.spool.pending(self.batch_size, now=math.inf if force else now)
         if not items:
             return 0
         return self._send(items)
 
-    def deliver_all(self, deadline=None):
+    def deliver_all(self, deadline=None, force=False):
         """Send batches until nothing is due, an attempt fails or ``deadline`` passes."""
         total = 0
         while deadline is None or self.clock() < deadline:
-            settled = self.deliver_once()
+            settled = self.deliver_once(force=force)
             if not settled:
                 return total if settled == 0 else None
             total += settled

@@ -195,7 +195,9 @@ class Listener:
         self._wake.set()
         for thread in self._threads[1:]:
             thread.join()
-        left = self.deliverer.deliver_all(deadline=self.deliverer.clock() + delivery_seconds)
+        # One last attempt, even during a backoff.
+        deadline = self.deliverer.clock() + delivery_seconds
+        left = self.deliverer.deliver_all(deadline=deadline, force=True)
         counts = self.spool.counts()
         _logger.info(
             "Listener stopped: %d events, %d calls spooled; spool: %s%s",

@@ -195,6 +195,18 @@ def test_server_errors_keep_items_and_back_off_exponentially(spool, odoo):
     assert spool.counts()[DELIVERED] == 3
 
 
+def test_forced_attempt_ignores_the_backoff(spool, odoo):
+    spool.put(calls(3))
+    odoo.status = 500
+    clock = Clock()
+    sender = deliverer(spool, odoo, clock=clock, backoff_min=30)
+    assert sender.deliver_once() is None
+    odoo.status = None
+    assert sender.deliver_all() is None  # waiting for the backoff
+    assert sender.deliver_all(force=True) == 3
+    assert spool.counts()[DELIVERED] == 3
+
+
 def test_wrong_token_keeps_items_and_logs_an_error(spool, odoo, caplog):
     spool.put(calls(2))
     clock = Clock()

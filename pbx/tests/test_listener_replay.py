@@ -264,6 +264,19 @@ def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
     assert set(odoo.received.values()) == {1}
 
 
+def test_stop_makes_a_last_delivery_attempt_despite_the_backoff(tmp_path, odoo):
+    messages = split_messages(recording("xfer_blind_xfer_blind_abbcac.ami").read_bytes())
+    odoo.down()
+    with fake_ami(messages) as server:
+        config = config_for(tmp_path, server.port, odoo)
+        config["odoo"].update(backoff_min=30, backoff_max=60)
+        with listening(config) as listener:
+            assert wait_until(lambda: listener.deliverer.failures == 1)
+            odoo.up()  # back, but the next try is half a minute away
+    calls, counts = spooled(config)
+    assert counts[DELIVERED] == len(calls) == len(odoo.store) > 0
+
+
 def spool_rows(path):
     """external_id -> call of a spool another process is writing."""
     if not path.exists():
