@@ -223,21 +223,29 @@ class Listener:
     # -- supervision -------------------------------------------------------
 
     def _supervise(self):
-        delay = 0.1
+        delay, failures = 0.1, 0
         while not self._stop.is_set():
-            manager = self._connect()
-            if manager is None:
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.ami["reconnect_max"])
-                continue
-            delay = 0.1
-            self._watch(manager)
-            self.connected.clear()
-            manager.close(logoff=self._stop.is_set(), timeout=self.ami["ping_timeout"])
-            self.manager = None
-        self.connected.clear()
+            manager = None
+            try:
+                manager = self._connect(failures)
+                if manager is None:
+                    failures += 1
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self.ami["reconnect_max"])
+                    continue
+                delay, failures = 0.1, 0
+                self._watch(manager)
+            except Exception:
+                # Never let the supervisor die: a listener without one is silent.
+                _logger.exception("AMI supervision failed; reconnecting")
+                self._stop.wait(self.ami["reconnect_max"])
+            finally:
+                self.connected.clear()
+                if manager is not None:
+                    manager.close(logoff=self._stop.is_set(), timeout=self.ami["ping_timeout"])
+                self.manager = None
 
-    def _connect(self):
+    def _connect(self, failures=0):
         ami = self.ami
         manager = self.manager_factory()
         try:
@@ -249,7 +257,9 @@ class Listener:
             manager.close(logoff=False)
             return None
         except ManagerException as exc:
-            _logger.warning("Cannot connect to AMI at %s:%s: %s", ami["host"], ami["port"], exc)
+            # Said at once, then about once a minute while the PBX stays away.
+            log = _logger.warning if failures % 30 == 0 else _logger.debug
+            log("Cannot connect to AMI at %s:%s: %s", ami["host"], ami["port"], exc)
             manager.close(logoff=False)
             return None
         self.manager = manager

@@ -216,6 +216,27 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
     assert server.logins == 1
 
 
+def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
+    messages = split_messages(recording("simple_ab_callgroup.ami").read_bytes())
+    made = []
+
+    def flaky_manager():
+        made.append(None)
+        if len(made) == 1:
+            raise RuntimeError("unexpected")
+        return Manager()
+
+    with fake_ami(messages) as server:
+        config = config_for(tmp_path, server.port, odoo, reconnect_max=0.2)
+        with (
+            caplog.at_level(logging.ERROR, "pbx.listener"),
+            listening(config, manager_factory=flaky_manager) as listener,
+        ):
+            assert wait_until(lambda: listener.events == len(messages))
+    assert "AMI supervision failed" in caplog.text
+    assert len(made) == 2
+
+
 def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
     first = FakeAmiServer(split_messages(recording("simple_ab_reject.ami").read_bytes()))
     port = first.port
