@@ -1,6 +1,6 @@
 """Send spooled calls to Odoo's webhook in batches, with retry and backoff.
 
-The webhook (``POST {url}/phone_call_accounting/pbx/{pbx_id}/calls``,
+The webhook (``POST {url}/phone_call_accounting/pbx/{pbx_id}/calls?format=native``,
 ``Authorization: Bearer {token}``, body ``{"calls": [...]}``) upserts by
 ``external_id``, so sending a call twice never makes two records: every
 doubt (timeout, dropped connection, garbled answer) is settled by sending
@@ -57,6 +57,9 @@ class Webhook:
 
     def __init__(self, url, pbx_id, token, timeout=10.0):
         self.endpoint = f"{url.rstrip('/')}/phone_call_accounting/pbx/{pbx_id}/calls"
+        # The listener's calls are the native format, whatever webhook format
+        # the PBX record is set to for other senders.
+        self.url = f"{self.endpoint}?format=native"
         self.token = token
         self.timeout = timeout
         handlers = []
@@ -68,7 +71,7 @@ class Webhook:
     def post(self, calls):
         body = json.dumps({"calls": calls}, ensure_ascii=False).encode("utf-8")
         request = urllib.request.Request(
-            self.endpoint,
+            self.url,
             data=body,
             method="POST",
             headers={

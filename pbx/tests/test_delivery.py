@@ -33,6 +33,7 @@ class FakeOdoo:
         self.received = Counter()
         self.requests = []  # (HTTP status, number of calls)
         self.headers = []
+        self.paths = []
         self.status = None
         self.slow = 0.0
         self.reject = set()
@@ -73,7 +74,8 @@ class FakeOdoo:
         path = f"/phone_call_accounting/pbx/{self.pbx_id}/calls"
         with self.lock:
             self.headers.append(dict(request.headers))
-        if request.path != path:
+            self.paths.append(request.path)
+        if request.path.partition("?")[0] != path:
             return self.answer(request, 404, {"error": "not found"}, 0)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self.answer(request, 401, {"error": "invalid token"}, 0)
@@ -152,7 +154,7 @@ def test_posts_json_batches_with_bearer_token_to_the_pbx_url(spool, odoo):
     assert odoo.requests == [(200, 2), (200, 2), (200, 1)]
     assert odoo.headers[0]["Authorization"] == f"Bearer {TOKEN}"
     assert odoo.headers[0]["Content-Type"] == "application/json"
-    assert sender.webhook.endpoint == f"{odoo.url}/phone_call_accounting/pbx/{PBX_ID}/calls"
+    assert odoo.paths[0] == f"/phone_call_accounting/pbx/{PBX_ID}/calls?format=native"
     assert odoo.store == {call["external_id"]: call for call in calls(5)}
     assert spool.counts()[DELIVERED] == 5
     assert [row["result"] for row in spool.rows()] == ["created"] * 5
