@@ -2,6 +2,7 @@ from . import (
     phone_call,
     phone_call_picture,
     phone_client_type,
+    phone_keyword,
     phone_pbx,
     res_company,
     res_config_settings,

@@ -40,6 +40,21 @@ class ResCompany(models.Model):
         help="Recordings of older calls are deleted; the calls stay. 0 keeps them forever.",
     )
 
+    phone_long_silence_seconds = fields.Integer(
+        string="Long Silence (seconds)",
+        default=5,
+        help="Silences at least this long are counted on analysed calls.",
+    )
+    phone_transcription = fields.Boolean(
+        string="Transcribe Recordings", default=True, help="Offline speech recognition."
+    )
+    phone_transcription_backend = fields.Char(
+        string="Speech Engine",
+        default="pocketsphinx",
+        help="Name of a registered local speech engine (pbx.transcribe); pocketsphinx ships.",
+    )
+    phone_transcription_language = fields.Char(string="Speech Language", default="en-us")
+
     _phone_long_call_minutes_positive = models.Constraint(
         "CHECK(phone_long_call_minutes >= 0)", "The long call threshold cannot be negative."
     )

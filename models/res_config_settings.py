@@ -20,6 +20,16 @@ class ResConfigSettings(models.TransientModel):
     phone_recording_retention_days = fields.Integer(
         related="company_id.phone_recording_retention_days", readonly=False
     )
+    phone_long_silence_seconds = fields.Integer(
+        related="company_id.phone_long_silence_seconds", readonly=False
+    )
+    phone_transcription = fields.Boolean(related="company_id.phone_transcription", readonly=False)
+    phone_transcription_backend = fields.Char(
+        related="company_id.phone_transcription_backend", readonly=False
+    )
+    phone_transcription_language = fields.Char(
+        related="company_id.phone_transcription_language", readonly=False
+    )
     phone_timezone = fields.Selection(
         related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
     )

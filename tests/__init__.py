@@ -4,6 +4,7 @@ from . import (
     test_configuration,
     test_demo,
     test_ingest,
+    test_analysis,
     test_long_call,
     test_partner_matching,
     test_recordings,

@@ -7,7 +7,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .audio import spoken_wav
+from .audio import spoken_wav, tools_missing
 from .common import make_pbx
 
 WAV = spoken_wav()
@@ -198,9 +198,14 @@ class TestRecordings(HttpCase):
         self.assertEqual(call.recording_attachment_id.raw, WAV)
 
     def test_recording_plays_in_the_browser(self):
+        if tools_missing():
+            self.skipTest(f"needs {', '.join(tools_missing())}")
+        self.env["phone.keyword"].create({"name": "lawyer"})
         call = self.ingest("r-tour", "ok.wav", start=fields.Datetime.now().isoformat() + "Z")
         self.Call._cron_download_recordings()
         self.assertTrue(call.recording_downloaded)
+        self.Call._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done", call.analysis_error)
         self.start_tour(
             f"/odoo/action-phone_call_accounting.phone_call_action/{call.id}",
             "phone_call_accounting_recording_tour",

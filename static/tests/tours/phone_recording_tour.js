@@ -35,5 +35,22 @@ registry.category("web_tour.tours").add("phone_call_accounting_recording_tour", 
             content: "A download button is offered",
             trigger: ".o_phone_audio a.o_phone_audio_download",
         },
+        {
+            content: "Open the analysis",
+            trigger: '.o_form_view .o_notebook a:contains("Analysis")',
+            run: "click",
+        },
+        {
+            content: "The figures are on the form",
+            trigger: '.o_form_view div[name="talk_seconds_measured"]:not(:contains("0.00"))',
+        },
+        {
+            content: "The spoken keyword flags the call",
+            trigger: '.o_form_view div[name="keyword_ids"] .o_tag:contains("lawyer")',
+        },
+        {
+            content: "The transcript is shown",
+            trigger: '.o_form_view div[name="transcript"]:contains("lawyer")',
+        },
     ],
 });

@@ -1,0 +1,118 @@
+from unittest.mock import patch
+
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from ..pbx.recordings import Recording
+from .audio import LAWYER, spoken_wav, stereo_call_wav, tools_missing
+from .common import make_pbx
+
+
+@tagged("post_install", "-at_install")
+class TestAnalysis(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if tools_missing():
+            return
+        cls.reviewer = new_test_user(
+            cls.env, "analysis_reviewer", groups="phone_call_accounting.group_phone_user"
+        )
+        cls.company = cls.env.company
+        cls.company.write(
+            {
+                "phone_reviewer_id": cls.reviewer.id,
+                "phone_transcription": True,
+                "phone_transcription_backend": "pocketsphinx",
+                "phone_transcription_language": "en-us",
+                "phone_long_silence_seconds": 2,
+            }
+        )
+        Keyword = cls.env["phone.keyword"]
+        cls.lawyer = Keyword.create({"name": "lawyer", "review": True})
+        cls.cancel = Keyword.create({"name": "cancel"})
+        cls.pbx = make_pbx(cls.env)
+        cls.stereo, cls.left_seconds, cls.right_seconds = stereo_call_wav(
+            LAWYER, "Of course, one moment please", gap=2.5
+        )
+
+    def setUp(self):
+        super().setUp()
+        if tools_missing():
+            self.skipTest(f"needs {', '.join(tools_missing())}")
+        patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def call_with(self, external_id, data, name="call.wav"):
+        result = self.pbx._ingest(
+            [
+                {
+                    "external_id": external_id,
+                    "direction": "incoming",
+                    "status": "answered",
+                    "from_number": "+31205550101",
+                    "start": "2026-11-20T10:00:00Z",
+                    "talk_seconds": 10,
+                    "recording": name,
+                }
+            ]
+        )[0]
+        call = self.env["phone.call"].browse(result["call_id"])
+        call._store_recording(Recording(data, "audio/wav", name))
+        return call
+
+    def reviews(self, call):
+        review = self.env.ref("phone_call_accounting.mail_activity_type_keyword_review")
+        return call.activity_ids.filtered(lambda a: a.activity_type_id == review)
+
+    def test_stereo_call_is_measured_transcribed_and_flagged(self):
+        call = self.call_with("a-stereo", self.stereo)
+        self.assertEqual(call.analysis_state, "pending")
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done", call.analysis_error)
+        self.assertEqual(call.audio_channels, 2)
+        self.assertAlmostEqual(
+            call.talk_seconds_measured + call.silence_seconds, call.audio_seconds, delta=0.05
+        )
+        # The 2.5 s pause between the sides is the longest silence (±0.3 s).
+        self.assertAlmostEqual(call.longest_silence, 2.5, delta=0.3)
+        self.assertEqual(call.long_silence_count, 1)
+        self.assertAlmostEqual(call.side_a_talk_share + call.side_b_talk_share, 1.0, delta=0.01)
+        expected_share = self.left_seconds / (self.left_seconds + self.right_seconds)
+        self.assertAlmostEqual(call.side_a_talk_share, expected_share, delta=0.05)
+        self.assertAlmostEqual(call.overtalk_seconds, 0.0, delta=0.2)
+        self.assertIn("lawyer", call.transcript)
+        self.assertEqual(call.keyword_ids, self.lawyer)
+        self.assertIn("lawyer", call.message_ids[0].body)
+        self.assertEqual(len(self.reviews(call)), 1)
+        self.assertEqual(self.reviews(call).user_id, self.reviewer)
+        # The search filter "Calls mentioning: lawyer".
+        found = self.env["phone.call"].search([("keyword_ids", "ilike", "lawyer")])
+        self.assertIn(call, found)
+        # Analysing again changes nothing twice: one review only.
+        call.action_analyse_again()
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(len(self.reviews(call)), 1)
+
+    def test_transcription_can_be_switched_off(self):
+        self.company.phone_transcription = False
+        call = self.call_with("a-mono", spoken_wav())
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done")
+        self.assertFalse(call.transcript)
+        self.assertFalse(call.keyword_ids)
+        self.assertEqual(call.audio_channels, 1)
+        self.assertGreater(call.talk_seconds_measured, 1.0)
+        self.assertFalse(call.side_a_talk_share)
+
+    @mute_logger("odoo.addons.phone_call_accounting.models.phone_call")
+    def test_bad_recording_fails_and_the_cron_goes_on(self):
+        broken = self.call_with("a-broken", b"RIFF\x10\x00\x00\x00WAVEgarbage" * 4)
+        unknown_engine = self.call_with("a-good", spoken_wav())
+        self.company.phone_transcription_backend = "no-such-engine"
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(broken.analysis_state, "failed")
+        self.assertIn("corrupt", broken.analysis_error)
+        self.assertEqual(unknown_engine.analysis_state, "failed")
+        self.assertIn("no-such-engine", unknown_engine.analysis_error)
