@@ -1,10 +1,10 @@
 from . import (
+    test_analysis,
     test_cdr_database,
     test_cdr_import,
     test_configuration,
     test_demo,
     test_ingest,
-    test_analysis,
     test_long_call,
     test_partner_matching,
     test_recordings,
