@@ -1,4 +1,5 @@
 from . import (
+    test_ami_to_odoo,
     test_analysis,
     test_cdr_database,
     test_cdr_import,
