@@ -24,6 +24,7 @@
         "views/phone_pbx_views.xml",
         "views/phone_client_type_views.xml",
         "views/phone_keyword_views.xml",
+        "views/phone_tariff_views.xml",
         "views/phone_call_picture_views.xml",
         "views/res_partner_views.xml",
         "views/res_users_views.xml",

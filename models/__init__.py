@@ -4,6 +4,7 @@ from . import (
     phone_client_type,
     phone_keyword,
     phone_pbx,
+    phone_tariff,
     res_company,
     res_config_settings,
     res_partner,

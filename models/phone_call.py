@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError
 
-from ..pbx import audio, demo, numbers, transcribe
+from ..pbx import audio, demo, numbers, tariff, transcribe
 from ..pbx.ingest import InvalidCall, clean_call, client_number_of
 from ..pbx.keywords import find_keywords
 from ..pbx.recordings import RecordingError
@@ -113,6 +113,11 @@ class PhoneCall(models.Model):
         aggregator="sum",
         help="Talk time in hours, shown as h:mm:ss.",
     )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    cost = fields.Monetary(
+        readonly=True, aggregator="sum", help="Price of an outgoing call by the tariff table."
+    )
+    tariff_id = fields.Many2one("phone.tariff", readonly=True, ondelete="set null")
     is_too_long = fields.Boolean(
         string="Too Long",
         compute="_compute_is_too_long",
@@ -215,12 +220,15 @@ class PhoneCall(models.Model):
         for call in self:
             call.duration_hours = call.duration / 3600
 
-    @api.depends("duration", "company_id")
+    @api.depends("duration", "cost", "company_id")
     def _compute_is_too_long(self):
-        # The threshold is read at registration: changing it must not rewrite history.
+        # The thresholds are read at registration: changing them must not rewrite history.
         for call in self:
             minutes = call.company_id.phone_long_call_minutes
-            call.is_too_long = bool(minutes) and call.duration > minutes * 60
+            max_cost = call.company_id.phone_long_call_cost
+            call.is_too_long = (bool(minutes) and call.duration > minutes * 60) or (
+                bool(max_cost) and call.cost > max_cost
+            )
 
     @api.depends("partner_id")
     def _compute_partner_call_ids(self):
@@ -294,17 +302,25 @@ class PhoneCall(models.Model):
             clean["pbx_id"] = pbx.id if pbx else False
             cleaned[index] = clean
         if cleaned:
-            outcome = calls_model._ingest_clean(cleaned, company, country)
+            outcome = calls_model._ingest_clean(
+                cleaned, company, country, pbx or self.env["phone.pbx"]
+            )
             for index, result in outcome.items():
                 results[index] = result
         return results
 
-    def _ingest_clean(self, cleaned, company, country):
+    def _ingest_clean(self, cleaned, company, country, pbx):
         for clean in cleaned.values():
             clean["client"] = numbers.classify(client_number_of(clean), country)
         partners = self.env["res.partner"]._phone_match_or_create(
             [c["client"] for c in cleaned.values()], company
         )
+        tariffs = self.env["phone.tariff"]._tariffs_for(company, pbx)
+        for clean in cleaned.values():
+            line = None
+            if clean["direction"] == "outgoing" and clean["status"] != "missed":
+                line = tariff.match(clean["client"].e164, tariffs)
+            clean["tariff"] = line
         users = self.env["res.users"]._phone_users_by_extension(
             {c["extension"] for c in cleaned.values()} - {""}, company
         )
@@ -381,6 +397,8 @@ class PhoneCall(models.Model):
             "forwarded": clean["forwarded"],
             "first_extension": clean["first_extension"] or False,
             "transferred": clean["transferred"],
+            "tariff_id": clean["tariff"].key if clean["tariff"] else False,
+            "cost": tariff.cost(clean["talk_seconds"], clean["tariff"]),
             "ring_duration": clean["ring_seconds"],
             "duration": clean["talk_seconds"],
             "recording": clean["recording"] or False,

@@ -11,6 +11,11 @@ class ResCompany(models.Model):
         default=30,
         help="Calls that last longer get the Too Long mark and a review activity. 0 disables it.",
     )
+    phone_long_call_cost = fields.Monetary(
+        string="Long Call Cost Threshold",
+        currency_field="currency_id",
+        help="Outgoing calls costing more are marked Too Long as well. 0 disables it.",
+    )
     phone_reviewer_id = fields.Many2one(
         "res.users",
         string="Long Call Reviewer",

@@ -7,6 +7,12 @@ class ResConfigSettings(models.TransientModel):
     phone_long_call_minutes = fields.Integer(
         related="company_id.phone_long_call_minutes", readonly=False
     )
+    phone_currency_id = fields.Many2one(related="company_id.currency_id")
+    phone_long_call_cost = fields.Monetary(
+        related="company_id.phone_long_call_cost",
+        readonly=False,
+        currency_field="phone_currency_id",
+    )
     phone_reviewer_id = fields.Many2one(related="company_id.phone_reviewer_id", readonly=False)
     phone_auto_create_partner = fields.Boolean(
         related="company_id.phone_auto_create_partner", readonly=False

@@ -4,6 +4,7 @@ from . import (
     test_cdr_database,
     test_cdr_import,
     test_configuration,
+    test_cost,
     test_demo,
     test_ingest,
     test_long_call,
