@@ -18,6 +18,7 @@ worthless anyway and is dropped). :func:`post_ringing` is the one-shot
 client.
 """
 
+import contextlib
 import json
 import logging
 import queue
@@ -28,7 +29,14 @@ from collections import OrderedDict
 from http.client import HTTPException
 from urllib.parse import urlsplit
 
-from .channels import PHONE, channel_kind, clean_number, compile_trunks, extension_of, looks_dialable
+from .channels import (
+    PHONE,
+    channel_kind,
+    clean_number,
+    compile_trunks,
+    extension_of,
+    looks_dialable,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -161,10 +169,9 @@ class RingingSender:
 
     def stop(self, timeout=1.0):
         self._stopping.set()
-        try:
+        # A full queue is fine: the thread sees _stopping after its current post.
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
 
     def _run(self):
