@@ -37,6 +37,7 @@
     "assets": {
         "web.assets_backend": [
             "phone_call_accounting/static/src/fields/**/*",
+            "phone_call_accounting/static/src/callbacks/**/*",
         ],
         "web.assets_tests": [
             "phone_call_accounting/static/tests/tours/**/*",

@@ -125,6 +125,23 @@ class PhoneCall(models.Model):
         index=True,
         help="Longer than the company's long-call threshold.",
     )
+    callback_state = fields.Selection(
+        [("none", "Not Needed"), ("pending", "To Call Back"), ("done", "Called Back")],
+        string="Call Back",
+        default="none",
+        required=True,
+        index=True,
+        readonly=True,
+        copy=False,
+    )
+    callback_call_id = fields.Many2one(
+        "phone.call",
+        string="Called Back By",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The answered call with this number that settled the missed one.",
+    )
     review_scheduled = fields.Boolean(
         readonly=True, copy=False, help="A long-call review activity was given for this call."
     )
@@ -356,6 +373,8 @@ class PhoneCall(models.Model):
                 results[index] = _result("updated", cleaned[index], existing[key].id)
             else:
                 results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
+        landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
+        landed._phone_process_callbacks()
         return results
 
     def _phone_lock_and_fetch(self, keys):
@@ -425,6 +444,91 @@ class PhoneCall(models.Model):
                 self.env.invalidate_all()
                 outcome.append((None, self.env._("The database refused the call: %s", exc)))
         return outcome
+
+    # ------------------------------------------------------------------
+    # Missed calls get called back
+    # ------------------------------------------------------------------
+
+    def _phone_process_callbacks(self):
+        """Open callbacks for new missed calls; close them on an answered call."""
+        answered = self.filtered(
+            lambda c: c.status == "answered" and c.client_number and c.direction != "internal"
+        )
+        missed = self.filtered(
+            lambda c: (
+                c.direction == "incoming"
+                and c.status == "missed"
+                and c.client_number
+                and c.callback_state == "none"
+            )
+        )
+        missed.callback_state = "pending"
+        if answered:
+            pending = self.search(
+                [
+                    ("callback_state", "=", "pending"),
+                    ("client_number", "in", list(set(answered.mapped("client_number")))),
+                ],
+                order="call_start",
+            )
+            for call in answered.sorted("call_start"):
+                settled = pending.filtered(
+                    lambda m, c=call: (
+                        m.client_number == c.client_number
+                        and m.call_start <= c.call_start
+                        and m.callback_state == "pending"
+                    )
+                )
+                settled._phone_close_callbacks(call)
+        (missed.filtered(lambda c: c.callback_state == "pending"))._phone_open_callback_activities()
+
+    @api.model
+    def phone_callback_count(self):
+        """Missed calls of the user's companies still to call back (navbar counter)."""
+        return self.search_count([("callback_state", "=", "pending")])
+
+    def _phone_open_callback_activities(self):
+        """One "Call back" activity per client, however many calls it missed."""
+        activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
+        for partner, calls in self.filtered("partner_id").grouped("partner_id").items():
+            if partner.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
+                continue
+            call = calls.sorted("call_start")[-1]
+            responsible = call._phone_callback_responsible()
+            if not responsible:
+                continue
+            partner.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=self.env._("Call back %s", call.client_number),
+                note=self.env._("Missed call on %s.", call._get_html_link()),
+                user_id=responsible.id,
+                date_deadline=fields.Date.context_today(call),
+            )
+
+    def _phone_callback_responsible(self):
+        """The client's salesperson, else whoever's phone rang, else the reviewer."""
+        self.ensure_one()
+        salesperson = self.partner_id.user_id
+        if salesperson and salesperson.active and not salesperson.share:
+            return salesperson
+        rang = self.user_id or self.env["res.users"]._phone_users_by_extension(
+            {self.first_extension} - {False, ""}, self.company_id
+        ).get(self.first_extension)
+        return rang or self.company_id.phone_reviewer_id
+
+    def _phone_close_callbacks(self, answered_call):
+        """Mark missed calls called back and finish the client's callback activity."""
+        if not self:
+            return
+        self.write({"callback_state": "done", "callback_call_id": answered_call.id})
+        activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
+        for partner in self.partner_id:
+            activities = partner.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type
+            )
+            activities.action_feedback(
+                feedback=self.env._("Called back: %s", answered_call._get_html_link())
+            )
 
     # ------------------------------------------------------------------
     # Long-call reviews
