@@ -20,6 +20,9 @@ import os
 import socket
 import time
 
+import phonenumbers
+
+from . import numbers
 from .ami_manager import (
     Manager,
     ManagerAuthException,
@@ -35,6 +38,37 @@ _sequence = itertools.count(1)
 
 class OriginateError(Exception):
     """Click to dial failed; ``str()`` says why, in words for the user."""
+
+
+def dialling_form(raw, country=None, international_prefix="00", outside_prefix=""):
+    """What the PBX must dial to reach ``raw``: digits only, as a desk phone would.
+
+    An extension is dialled as it is. An outside number of the PBX's own
+    ``country`` is dialled in national form with its trunk prefix
+    (``+31 20 555 0101`` in NL: ``0205550101``), any other with
+    ``international_prefix`` and the E.164 digits (``0044...``); both after
+    ``outside_prefix`` (e.g. ``9`` for an outside line). Raises
+    :class:`OriginateError` for what cannot be dialled (withheld, garbage).
+
+    >>> dialling_form("+31 20 555 0101", "NL")
+    '0205550101'
+    >>> dialling_form("+44 20 7946 0958", "NL")
+    '00442079460958'
+    >>> dialling_form("202", "NL")
+    '202'
+    """
+    number = numbers.classify(raw, country)
+    if number.kind == numbers.INTERNAL:
+        return number.raw
+    if number.kind != numbers.EXTERNAL:
+        raise OriginateError(f"{raw!r} is not a number that can be dialled")
+    parsed = phonenumbers.parse(number.e164)
+    if country and number.region == country.upper():
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        digits = "".join(c for c in national if c.isdigit())
+    else:
+        digits = (international_prefix or "") + number.e164[1:]
+    return f"{outside_prefix or ''}{digits}"
 
 
 def _action_id():

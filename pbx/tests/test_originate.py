@@ -7,7 +7,7 @@ import time
 import pytest
 
 from pbx.fake_ami_originate import FakeOriginateAmiServer, closed_port
-from pbx.originate import OriginateError, originate
+from pbx.originate import OriginateError, dialling_form, originate
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -122,3 +122,34 @@ def test_injection_and_empty_values_refused_before_connecting(ami, field):
     with pytest.raises(OriginateError):
         dial(ami, **{field: ""})
     assert ami.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "options", "expected"),
+    [
+        ("+31 20 555 0101", "NL", {}, "0205550101"),
+        ("+31205550101", "nl", {}, "0205550101"),
+        ("020-555 0101", "NL", {}, "0205550101"),
+        ("+44 20 7946 0958", "NL", {}, "00442079460958"),
+        ("+44 20 7946 0958", "US", {"international_prefix": "011"}, "011442079460958"),
+        ("+1 212 555 0100", "US", {}, "2125550100"),
+        ("+31205550101", "NL", {"outside_prefix": "9"}, "90205550101"),
+        ("202", "NL", {"outside_prefix": "9"}, "202"),
+    ],
+)
+def test_dialling_form(raw, country, options, expected):
+    assert dialling_form(raw, country, **options) == expected
+
+
+@pytest.mark.parametrize("raw", ["anonymous", "abc", ""])
+def test_dialling_form_refuses_what_cannot_be_dialled(raw):
+    with pytest.raises(OriginateError, match="is not a number that can be dialled"):
+        dialling_form(raw, "NL")
+
+
+def test_doctests():
+    import doctest
+
+    import pbx.originate
+
+    assert doctest.testmod(pbx.originate).failed == 0
