@@ -22,6 +22,7 @@
         "views/phone_call_views.xml",
         "wizard/phone_cdr_import_views.xml",
         "views/phone_pbx_views.xml",
+        "report/phone_call_report_views.xml",
         "views/phone_client_type_views.xml",
         "views/phone_keyword_views.xml",
         "views/phone_tariff_views.xml",

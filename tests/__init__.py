@@ -11,6 +11,7 @@ from . import (
     test_long_call,
     test_partner_matching,
     test_recordings,
+    test_reporting,
     test_security,
     test_tour,
     test_webhook,

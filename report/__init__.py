@@ -1,0 +1,1 @@
+from . import phone_call_report

@@ -1,0 +1,41 @@
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_utils";
+
+registry.category("web_tour.tours").add("phone_call_accounting_reporting_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            trigger: '.o_app[data-menu-xmlid="phone_call_accounting.phone_menu_root"]',
+            run: "click",
+        },
+        {
+            content: "Open Reporting",
+            trigger: 'button[data-menu-xmlid="phone_call_accounting.phone_reporting_menu"]',
+            run: "click",
+        },
+        {
+            trigger: 'a[data-menu-xmlid="phone_call_accounting.phone_call_report_menu"]',
+            run: "click",
+        },
+        {
+            content: "A manager first sees calls per day, split by status",
+            trigger: ".o_graph_view .o_graph_renderer canvas",
+        },
+        {
+            trigger: '.o_searchview_facet:contains("Last 30 Days")',
+        },
+        {
+            content: "Switch to the pivot",
+            trigger: "button.o_switch_view.o_pivot",
+            run: "click",
+        },
+        {
+            content: "The pivot shows the answer rate",
+            trigger: '.o_pivot thead th:contains("Answer Rate")',
+        },
+        {
+            trigger: ".o_pivot tbody td.o_pivot_cell_value",
+        },
+    ],
+});
