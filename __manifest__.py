@@ -38,6 +38,8 @@
     "assets": {
         "web.assets_backend": [
             "phone_call_accounting/static/src/fields/**/*",
+            "phone_call_accounting/static/src/ringing/**/*",
+            "phone_call_accounting/static/src/dial/**/*",
             "phone_call_accounting/static/src/callbacks/**/*",
         ],
         "web.assets_tests": [

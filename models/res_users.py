@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 
 
 class ResUsers(models.Model):
@@ -33,3 +34,38 @@ class ResUsers(models.Model):
         for user in users.sorted(lambda u: u.company_id != company):
             by_extension.setdefault(user.phone_extension, user)
         return by_extension
+
+    def action_phone_dial(self, number):
+        """Click to dial: ring this user's desk phone, then dial ``number``.
+
+        Only for oneself. Returns a notification action ("Your phone is
+        ringing"); raises UserError with the reason otherwise.
+        """
+        self.ensure_one()
+        if self != self.env.user and not self.env.is_superuser():
+            raise AccessError(self.env._("You can only ring your own phone."))
+        if not isinstance(number, str) or not number.strip():
+            raise UserError(self.env._("There is no number to dial."))
+        done = self.env["phone.pbx"]._dial(self, number)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Your phone is ringing"),
+                "message": self.env._(
+                    "Pick up extension %(extension)s to call %(number)s.",
+                    extension=self.sudo().phone_extension,
+                    number=done["exten"],
+                ),
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    @api.model
+    def phone_dial_info(self):
+        """Whether the current user can click to dial (for the phone field's button)."""
+        user = self.env.user
+        company = self.env.company
+        pbx = self.env["phone.pbx"]._dial_pbx(company) if user.sudo().phone_extension else False
+        return {"can_dial": bool(pbx), "extension": user.sudo().phone_extension or False}

@@ -1,0 +1,43 @@
+import json
+
+from odoo import http
+
+from ..pbx.ringing import RingingEventError
+from .webhook import PhoneWebhookController, _error, _json
+
+# A ringing event is a few hundred bytes.
+MAX_RINGING_BYTES = 64 * 1024
+
+
+class PhoneRingingController(http.Controller):
+    """A phone rings: pop the caller up for its users. Nothing is stored."""
+
+    @http.route(
+        "/phone_call_accounting/pbx/<int:pbx_id>/ringing",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def receive_ringing(self, pbx_id, **query):
+        """``{"from_number", "to_number", "extensions": [...], "call_id"}``.
+
+        Same secrets and refusals as the calls webhook (401, 403, 413, 400),
+        checked before anything is read or sent.
+        """
+        webhook = PhoneWebhookController()
+        pbx, body, refusal = webhook._authorize(
+            pbx_id, min(webhook._max_bytes(), MAX_RINGING_BYTES)
+        )
+        if refusal:
+            return refusal
+        try:
+            event = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return _error(400, f"the body is not valid JSON: {exc}")
+        try:
+            result = pbx._ringing_notify(event)
+        except RingingEventError as exc:
+            return _error(400, str(exc))
+        return _json(200, result)

@@ -1,0 +1,111 @@
+import { markup } from "@odoo/owl";
+import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+
+export const RINGING_NOTIFICATION = "phone_call_accounting/ringing";
+// About as long as a phone rings before voicemail; hovering keeps it open.
+const POPUP_MILLISECONDS = 45000;
+
+function formatDuration(seconds) {
+    const minutes = Math.floor((seconds || 0) / 60);
+    const rest = String((seconds || 0) % 60).padStart(2, "0");
+    return `${minutes}:${rest}`;
+}
+
+/** The pop-up's body as safe HTML: every value is escaped by the markup tag. */
+export function ringingMessage(payload) {
+    const who = payload.partner_name || payload.colleague_name;
+    const parts = [
+        markup`<div class="o_phone_ringing_title fw-bold mb-1"><i class="fa fa-phone me-1"></i>${_t(
+            "Ringing on %s",
+            payload.extension
+        )}</div>`,
+    ];
+    if (payload.client_type) {
+        parts.push(
+            markup`<div class="o_phone_ringing_type d-flex align-items-center mb-1"><img class="o_phone_ringing_type_image me-2 rounded" src="${payload.client_type.image_url}" alt="${payload.client_type.name}" width="32" height="32"/><span class="badge text-bg-light">${payload.client_type.name}</span></div>`
+        );
+    }
+    parts.push(
+        markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${
+            who || _t("Unknown caller")
+        }</strong> <span class="o_phone_ringing_number text-muted">${payload.number || _t("withheld number")}</span></div>`
+    );
+    if (payload.last_calls?.length) {
+        const rows = payload.last_calls.map((call) => {
+            const when = formatDateTime(deserializeDateTime(call.start));
+            return markup`<li class="o_phone_ringing_call o_phone_ringing_${call.status}">${when} · ${call.direction_label} · ${call.status_label} · ${formatDuration(call.duration)}</li>`;
+        });
+        parts.push(
+            markup`<div class="mt-1 small">${_t("Last calls")}:</div><ul class="o_phone_ringing_calls small ps-3 mb-0">${markup(
+                rows.join("")
+            )}</ul>`
+        );
+    } else if (payload.partner_id) {
+        parts.push(markup`<div class="mt-1 small text-muted">${_t("No earlier calls")}</div>`);
+    }
+    return markup(parts.join(""));
+}
+
+export const phoneRingingService = {
+    dependencies: ["action", "bus_service", "notification"],
+    start(env, { action, bus_service: bus, notification }) {
+        const open = new Map(); // call id + extension -> close function
+
+        function show(payload) {
+            const key = `${payload.pbx_id}:${payload.call_id}:${payload.extension}`;
+            open.get(key)?.();
+            const buttons = [];
+            let close = () => {};
+            if (payload.can_open && payload.partner_id) {
+                buttons.push({
+                    name: _t("Open client"),
+                    icon: "fa-user",
+                    primary: true,
+                    onClick: () => {
+                        close();
+                        action.doAction({
+                            type: "ir.actions.act_window",
+                            res_model: "res.partner",
+                            res_id: payload.partner_id,
+                            views: [[false, "form"]],
+                            target: "current",
+                        });
+                    },
+                });
+            }
+            if (payload.can_create) {
+                buttons.push({
+                    name: _t("Create client"),
+                    icon: "fa-user-plus",
+                    primary: true,
+                    onClick: () => {
+                        close();
+                        action.doAction({
+                            type: "ir.actions.act_window",
+                            res_model: "res.partner",
+                            views: [[false, "form"]],
+                            target: "current",
+                            context: payload.create_defaults || {},
+                        });
+                    },
+                });
+            }
+            close = notification.add(ringingMessage(payload), {
+                type: "info",
+                className: "o_phone_ringing",
+                autocloseDelay: POPUP_MILLISECONDS,
+                buttons,
+                onClose: () => open.delete(key),
+            });
+            open.set(key, close);
+        }
+
+        bus.subscribe(RINGING_NOTIFICATION, show);
+        bus.start();
+        return { show };
+    },
+};
+
+registry.category("services").add("phone_call_accounting.ringing", phoneRingingService);

@@ -1,0 +1,277 @@
+"""Ringing pop-up: a PBX posts a ringing event, the ringing users get a bus message."""
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from ..pbx.fake_ami_originate import FakeOriginateAmiServer
+from .common import make_pbx
+
+RINGING = "phone_call_accounting/ringing"
+
+
+@tagged("post_install", "-at_install")
+class TestRinging(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.company.write(
+            {
+                "country_id": cls.env.ref("base.nl").id,
+                "phone": "+31 20 794 0100",
+                "phone_auto_create_partner": True,
+            }
+        )
+        cls.pbx = make_pbx(cls.env, country_id=cls.env.ref("base.nl").id)
+        cls.url = f"/phone_call_accounting/pbx/{cls.pbx.id}/ringing"
+        cls.agent = new_test_user(
+            cls.env,
+            "ring_agent",
+            groups="phone_call_accounting.group_phone_user,base.group_partner_manager",
+            name="Rita Ringer",
+        )
+        cls.agent.phone_extension = "201"
+        cls.colleague = new_test_user(
+            cls.env, "ring_colleague", groups="phone_call_accounting.group_phone_user"
+        )
+        cls.colleague.phone_extension = "202"
+        cls.customer_type = cls.env.ref("phone_call_accounting.phone_client_type_customer")
+        cls.client = cls.env["res.partner"].create(
+            {
+                "name": "Bakkerij Korst",
+                "phone": "020 555 0101",
+                "country_id": cls.env.ref("base.nl").id,
+                "phone_client_type_id": cls.customer_type.id,
+            }
+        )
+        start = fields.Datetime.now() - timedelta(days=1)
+        calls = [
+            {
+                "external_id": f"ring-history-{n}",
+                "direction": "incoming" if n % 2 else "outgoing",
+                "status": "answered" if n != 2 else "missed",
+                "from_number": "+31205550101" if n % 2 else "201",
+                "to_number": "+31207940100" if n % 2 else "+31205550101",
+                "extension": "201",
+                "start": (start + timedelta(hours=n)).isoformat() + "+00:00",
+                "ring_seconds": 3,
+                "talk_seconds": 0 if n == 2 else 60 + n,
+            }
+            for n in range(5)
+        ]
+        results = cls.env["phone.call"]._ingest_calls(calls)
+        assert all(r["result"] == "created" for r in results), results
+        cls.history = cls.env["phone.call"].browse([r["call_id"] for r in results])
+
+    def post(self, event, token=None, headers=None, url=None):
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        all_headers = {"Content-Type": "application/json"}
+        if token is not False:
+            all_headers["Authorization"] = f"Bearer {token or self.pbx.token}"
+        all_headers.update(headers or {})
+        return self.url_open(url or self.url, data=body, headers=all_headers)
+
+    def ringing_messages(self, user=None):
+        """The ringing bus messages (payloads) to ``user``'s partner channel."""
+        self.env.cr.precommit.run()  # the bus writes its records at commit
+        messages = self.env["bus.bus"].sudo().search([], order="id")
+        payloads = []
+        for record in messages:
+            message = json.loads(record.message)
+            if message["type"] != RINGING:
+                continue
+            channel = json.loads(record.channel)
+            if user is None or channel[1:3] == ["res.partner", user.partner_id.id]:
+                payloads.append(message["payload"])
+        return payloads
+
+    def test_known_client_pops_up_with_type_and_last_three_calls(self):
+        partners_before = self.env["res.partner"].search_count([])
+        response = self.post(
+            {
+                "from_number": "020 555 0101",
+                "to_number": "+31207940100",
+                "extensions": ["201"],
+                "call_id": "1732701234.56",
+            }
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(
+            response.json(), {"result": "sent", "notified": 1, "unknown_extensions": []}
+        )
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(payload["number"], "+31 20 555 0101")
+        self.assertEqual(payload["number_e164"], "+31205550101")
+        self.assertEqual(payload["partner_id"], self.client.id)
+        self.assertEqual(payload["partner_name"], "Bakkerij Korst")
+        self.assertEqual(payload["call_id"], "1732701234.56")
+        self.assertEqual(payload["extension"], "201")
+        self.assertEqual(
+            payload["client_type"],
+            {
+                "id": self.customer_type.id,
+                "name": self.customer_type.name,
+                "image_url": f"/web/image/phone.client.type/{self.customer_type.id}/image",
+            },
+        )
+        self.assertTrue(payload["can_open"])
+        self.assertFalse(payload["can_create"])
+        newest = self.history.sorted("call_start", reverse=True)[:3]
+        self.assertEqual([c["id"] for c in payload["last_calls"]], newest.ids)
+        self.assertEqual(
+            payload["last_calls"][2],
+            {
+                "id": newest[2].id,
+                "start": fields.Datetime.to_string(newest[2].call_start),
+                "direction": "outgoing",
+                "direction_label": "Outgoing",
+                "status": "missed",
+                "status_label": "Missed",
+                "duration": 0,
+            },
+        )
+        # Nothing stored: no call, no partner, and nobody else was told.
+        self.assertEqual(self.env["res.partner"].search_count([]), partners_before)
+        self.assertFalse(self.env["phone.call"].search([("external_id", "=", "1732701234.56")]))
+        self.assertFalse(self.ringing_messages(self.colleague))
+        # The client's image URL serves the picture to the user.
+        self.authenticate("ring_agent", "ring_agent")
+        image = self.url_open(payload["client_type"]["image_url"])
+        self.assertEqual(image.status_code, 200)
+        self.assertTrue(image.headers["Content-Type"].startswith("image/"))
+
+    def test_unknown_number_offers_to_create_and_creates_nothing(self):
+        partners_before = self.env["res.partner"].search_count([])
+        response = self.post({"from_number": "+31612345678", "extensions": ["201", "202"]})
+        self.assertEqual(response.json()["notified"], 2)
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(self.env["res.partner"].search_count([]), partners_before)
+        self.assertFalse(payload["partner_id"])
+        self.assertFalse(payload["partner_name"])
+        self.assertFalse(payload["client_type"])
+        self.assertEqual(payload["last_calls"], [])
+        self.assertTrue(payload["can_create"])
+        self.assertFalse(payload["can_open"])
+        self.assertEqual(
+            payload["create_defaults"],
+            {
+                "default_phone": "+31612345678",
+                "default_phone_client_type_id": self.company.phone_default_client_type_id.id,
+                "default_country_id": self.env.ref("base.nl").id,
+            },
+        )
+        # The colleague may not create contacts: no button for them.
+        [other] = self.ringing_messages(self.colleague)
+        self.assertFalse(other["can_create"])
+
+    def test_internal_and_withheld_callers(self):
+        self.post({"from_number": "202", "extensions": ["201"]})
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(
+            (payload["kind"], payload["colleague_name"], payload["can_create"]),
+            ("internal", self.colleague.name, False),
+        )
+        self.post({"from_number": "anonymous", "extensions": ["201"], "call_id": "w"})
+        withheld = self.ringing_messages(self.agent)[-1]
+        self.assertEqual((withheld["kind"], withheld["can_create"]), ("anonymous", False))
+        # The company's own number is never a client.
+        self.post({"from_number": "+31207940100", "extensions": ["201"], "call_id": "own"})
+        own = self.ringing_messages(self.agent)[-1]
+        self.assertFalse(own["partner_id"] or own["can_create"])
+
+    def test_hmac_signature_and_unknown_extension(self):
+        body = json.dumps({"from_number": "0205550101", "extensions": ["299"]}).encode()
+        signature = hmac.new(self.pbx.token.encode(), body, hashlib.sha256).hexdigest()
+        response = self.post(body, token=False, headers={"X-Signature": f"sha256={signature}"})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(
+            response.json(), {"result": "nobody", "notified": 0, "unknown_extensions": ["299"]}
+        )
+        self.assertFalse(self.ringing_messages())
+
+    @mute_logger("odoo.http")
+    def test_wrong_secret_sends_nothing(self):
+        event = {"from_number": "0205550101", "extensions": ["201"]}
+        self.assertEqual(self.post(event, token=False).status_code, 401)
+        self.assertEqual(self.post(event, token="not-the-token").status_code, 403)
+        forged = {"X-Signature": "sha256=" + "0" * 64}
+        self.assertEqual(self.post(event, token=False, headers=forged).status_code, 403)
+        other = make_pbx(self.env, name="Other PBX")
+        wrong = f"/phone_call_accounting/pbx/{other.id}/ringing"
+        self.assertEqual(self.post(event, url=wrong).status_code, 403)
+        self.pbx.active = False
+        self.assertEqual(self.post(event).status_code, 403)
+        self.assertFalse(self.ringing_messages())
+
+    def test_bad_events_get_400_and_big_bodies_413(self):
+        for bad in (
+            b"{nope",
+            b"[]",
+            {"extensions": []},
+            {"extensions": [True]},
+            {"extensions": ["201"], "from_number": {"x": 1}},
+            {"extensions": ["201"], "call_id": "a\nb"},
+        ):
+            response = self.post(bad)
+            self.assertEqual(response.status_code, 400, bad)
+            self.assertIn("error", response.json())
+        big = {"extensions": ["201"], "call_id": "x" * 70000}
+        self.assertEqual(self.post(big).status_code, 413)
+        self.assertFalse(self.ringing_messages())
+
+
+@tagged("post_install", "-at_install")
+class TestRingingTour(HttpCase):
+    def test_ringing_popup_open_client_dial_and_create(self):
+        admin = self.env.ref("base.user_admin")
+        admin.phone_extension = "201"
+        self.env.company.write({"country_id": self.env.ref("base.nl").id})
+        customer = self.env.ref("phone_call_accounting.phone_client_type_customer")
+        client = self.env["res.partner"].create(
+            {"name": "Tour Client", "phone": "+31205550999", "phone_client_type_id": customer.id}
+        )
+        start = fields.Datetime.now() - timedelta(hours=4)
+        self.env["phone.call"]._ingest_calls(
+            [
+                {
+                    "external_id": f"tour-ring-history-{n}",
+                    "direction": "incoming",
+                    "status": "answered",
+                    "from_number": "+31205550999",
+                    "to_number": "+31207940100",
+                    "extension": "201",
+                    "start": (start + timedelta(minutes=n)).isoformat() + "+00:00",
+                    "ring_seconds": 4,
+                    "talk_seconds": 30 + n,
+                }
+                for n in range(4)
+            ]
+        )
+        self.assertEqual(client.phone_call_count, 4)
+        ami = FakeOriginateAmiServer(username="odoo", secret="ami-secret").start()
+        self.addCleanup(ami.stop)
+        make_pbx(
+            self.env,
+            name="Tour Ringing PBX",
+            kind="asterisk_ami",
+            country_id=self.env.ref("base.nl").id,
+            ami_host="127.0.0.1",
+            ami_port=ami.port,
+            ami_username="odoo",
+            ami_secret="ami-secret",
+        )
+        partners = self.env["res.partner"].search_count([])
+        self.start_tour("/odoo", "phone_call_accounting_ringing_tour", login="admin")
+        [originate] = ami.originates
+        self.assertEqual(
+            [originate.get(k) for k in ("Channel", "Exten", "Context")],
+            ["PJSIP/201", "0205550999", "from-internal"],
+        )
+        # Ringing events created nothing; the tour left the new contact unsaved.
+        self.assertEqual(self.env["res.partner"].search_count([]), partners)
