@@ -15,6 +15,9 @@
   before anything tries to send them.
 * a **delivery** thread posts spooled calls to Odoo in batches
   (:class:`pbx.delivery.Deliverer`: retry, backoff, idempotent upsert).
+* with ``odoo.ringing`` on, every phone that starts ringing is posted to
+  Odoo's ringing route at once (:mod:`pbx.ringing`, from a thread of its
+  own, never stored, dropped rather than late).
 
 On SIGTERM/SIGINT (:meth:`Listener.stop`): log off, dispatch what was
 already read, close the calls still open (as the end of a replay does, so
@@ -35,6 +38,7 @@ from .ami_manager import Manager, ManagerAuthException, ManagerException, Manage
 from .assembler import CallAssembler
 from .cli import ConfigError, load_config
 from .delivery import Deliverer, Webhook
+from .ringing import RingingDetector, RingingSender
 from .spool import Spool
 
 _logger = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ ODOO_DEFAULTS = {
     "timeout": 10.0,
     "backoff_min": 1.0,
     "backoff_max": 60.0,
+    "ringing": False,  # post ringing events (pop-ups) to .../pbx/<id>/ringing
 }
 DEFAULT_SPOOL = "/var/lib/phone_call_accounting/spool.sqlite"
 SHUTDOWN_DELIVERY_SECONDS = 10.0
@@ -107,6 +112,8 @@ def check_listen_config(config):
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(pbx_id)):
         raise ConfigError('"odoo.pbx_id" may hold only letters, digits, "_", "." and "-"')
     _text("odoo", "token", odoo.get("token"))
+    if not isinstance(odoo["ringing"], bool):
+        raise ConfigError('"odoo.ringing" must be true or false')
     _number("odoo", "batch_size", odoo["batch_size"], integer=True)
     for key in ("timeout", "backoff_min", "backoff_max"):
         _number("odoo", key, odoo[key])
@@ -147,6 +154,10 @@ class Listener:
             batch_size=odoo["batch_size"],
             backoff_min=odoo["backoff_min"],
             backoff_max=odoo["backoff_max"],
+        )
+        self.ringing = RingingDetector(config["trunks"]) if odoo["ringing"] else None
+        self.ringing_sender = (
+            RingingSender(odoo["url"], odoo["pbx_id"], odoo["token"]) if self.ringing else None
         )
         self.manager = None
         self.connections = 0  # successful logins so far
@@ -209,6 +220,8 @@ class Listener:
             else " (Odoo unreachable: pending calls wait for the next start)",
         )
         self.spool.close()
+        if self.ringing_sender is not None:
+            self.ringing_sender.stop()
         self._stopped.set()
 
     def wait_connected(self, connections=1, timeout=10.0):
@@ -317,6 +330,9 @@ class Listener:
         with self._assembler_lock:
             self.events += 1
             calls = self.assembler.feed(event.ami, self.clock())
+        if self.ringing is not None:
+            for ringing in self.ringing.feed(event.ami):
+                self.ringing_sender.send(ringing)  # never blocks
         if calls:
             self._spool_calls(calls)
 
