@@ -129,3 +129,7 @@ class TestClickToDial(PhoneCase):
             (calls.direction, calls.partner_id, calls.user_id, calls.duration),
             ("outgoing", self.client, self.manager, 99),
         )
+
+    def test_call_form_shows_the_client_number_with_the_phone_widget(self):
+        arch = self.env["phone.call"].get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('<field name="client_number" widget="phone"', arch)
