@@ -458,6 +458,10 @@ class PhonePbx(models.Model):
                     company.name,
                 )
             )
+        if not pbx.ami_host or not pbx.ami_port:
+            raise UserError(
+                self.env._("Set the AMI host and port of PBX %s for click to dial.", pbx.name)
+            )
         try:
             target = originate.dialling_form(
                 number,
