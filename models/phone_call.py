@@ -1,3 +1,4 @@
+import functools
 import logging
 import os
 import tempfile
@@ -227,10 +228,8 @@ class PhoneCall(models.Model):
             company = call.company_id
             if company not in zones:
                 zones[company] = company._phone_timezone()
-            local = fields.Datetime.to_datetime(call.call_start).replace(tzinfo=ZoneInfo("UTC"))
-            local = local.astimezone(zones[company])
-            call.call_date = local.date()
-            call.call_time = local.hour + local.minute / 60 + local.second / 3600
+            start = fields.Datetime.to_datetime(call.call_start).replace(tzinfo=ZoneInfo("UTC"))
+            call.call_date, call.call_time = _local_day_and_time(start, zones[company])
 
     @api.depends("duration")
     def _compute_duration_hours(self):
@@ -241,11 +240,7 @@ class PhoneCall(models.Model):
     def _compute_is_too_long(self):
         # The thresholds are read at registration: changing them must not rewrite history.
         for call in self:
-            minutes = call.company_id.phone_long_call_minutes
-            max_cost = call.company_id.phone_long_call_cost
-            call.is_too_long = (bool(minutes) and call.duration > minutes * 60) or (
-                bool(max_cost) and call.cost > max_cost
-            )
+            call.is_too_long = _too_long(call.duration, call.cost, call.company_id)
 
     @api.depends("partner_id")
     def _compute_partner_call_ids(self):
@@ -327,6 +322,7 @@ class PhoneCall(models.Model):
         return results
 
     def _ingest_clean(self, cleaned, company, country, pbx):
+        zone = company._phone_timezone()
         for clean in cleaned.values():
             clean["client"] = numbers.classify(client_number_of(clean), country)
         partners = self.env["res.partner"]._phone_match_or_create(
@@ -338,9 +334,10 @@ class PhoneCall(models.Model):
             if clean["direction"] == "outgoing" and clean["status"] != "missed":
                 line = tariff.match(clean["client"].e164, tariffs)
             clean["tariff"] = line
-        users = self.env["res.users"]._phone_users_by_extension(
-            {c["extension"] for c in cleaned.values()} - {""}, company
-        )
+            clean["zone"] = zone
+        extensions = {c["extension"] for c in cleaned.values()}
+        extensions |= {c["first_extension"] for c in cleaned.values()}
+        users = self.env["res.users"]._phone_users_by_extension(extensions - {""}, company)
         keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
         existing = self._phone_lock_and_fetch(keys)
         to_create, repeats, results = {}, [], {}
@@ -374,7 +371,7 @@ class PhoneCall(models.Model):
             else:
                 results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
         landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
-        landed._phone_process_callbacks()
+        landed._phone_process_callbacks(users)
         return results
 
     def _phone_lock_and_fetch(self, keys):
@@ -397,7 +394,14 @@ class PhoneCall(models.Model):
         client = clean["client"]
         partner = partners.get(client.e164) if client.e164 else None
         user = users.get(clean["extension"])
+        cost = tariff.cost(clean["talk_seconds"], clean["tariff"])
+        call_date, call_time = _local_day_and_time(clean["start"], clean["zone"])
         return {
+            # Stored computed fields given here are not computed again: one INSERT a call.
+            "call_date": call_date,
+            "call_time": call_time,
+            "duration_hours": clean["talk_seconds"] / 3600,
+            "is_too_long": _too_long(clean["talk_seconds"], cost, company),
             "source": clean["source"],
             "external_id": clean["external_id"],
             "company_id": company.id,
@@ -417,7 +421,7 @@ class PhoneCall(models.Model):
             "first_extension": clean["first_extension"] or False,
             "transferred": clean["transferred"],
             "tariff_id": clean["tariff"].key if clean["tariff"] else False,
-            "cost": tariff.cost(clean["talk_seconds"], clean["tariff"]),
+            "cost": cost,
             "ring_duration": clean["ring_seconds"],
             "duration": clean["talk_seconds"],
             "recording": clean["recording"] or False,
@@ -449,7 +453,7 @@ class PhoneCall(models.Model):
     # Missed calls get called back
     # ------------------------------------------------------------------
 
-    def _phone_process_callbacks(self):
+    def _phone_process_callbacks(self, users=None):
         """Open callbacks for new missed calls; close them on an answered call."""
         answered = self.filtered(
             lambda c: c.status == "answered" and c.client_number and c.direction != "internal"
@@ -480,40 +484,65 @@ class PhoneCall(models.Model):
                     )
                 )
                 settled._phone_close_callbacks(call)
-        (missed.filtered(lambda c: c.callback_state == "pending"))._phone_open_callback_activities()
+        missed.filtered(lambda c: c.callback_state == "pending")._phone_open_callback_activities(
+            users or {}
+        )
 
     @api.model
     def phone_callback_count(self):
         """Missed calls of the user's companies still to call back (navbar counter)."""
         return self.search_count([("callback_state", "=", "pending")])
 
-    def _phone_open_callback_activities(self):
+    def _phone_open_callback_activities(self, users):
         """One "Call back" activity per client, however many calls it missed."""
+        calls_by_partner = self.filtered("partner_id").grouped("partner_id")
+        if not calls_by_partner:
+            return
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
-        for partner, calls in self.filtered("partner_id").grouped("partner_id").items():
-            if partner.activity_ids.filtered(lambda a: a.activity_type_id == activity_type):
-                continue
+        Activity = self.env["mail.activity"]
+        already = set(
+            Activity.search(
+                [
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", [partner.id for partner in calls_by_partner]),
+                    ("activity_type_id", "=", activity_type.id),
+                ]
+            ).mapped("res_id")
+        )
+        partner_model = self.env["ir.model"]._get_id("res.partner")
+        new = []
+        for partner, calls in calls_by_partner.items():
             call = calls.sorted("call_start")[-1]
-            responsible = call._phone_callback_responsible()
-            if not responsible:
+            responsible = call._phone_callback_responsible(users)
+            if partner.id in already or not responsible:
                 continue
-            partner.activity_schedule(
-                activity_type_id=activity_type.id,
-                summary=self.env._("Call back %s", call.client_number),
-                note=self.env._("Missed call on %s.", call._get_html_link()),
-                user_id=responsible.id,
-                date_deadline=fields.Date.context_today(call),
+            new.append(
+                {
+                    "res_model_id": partner_model,
+                    "res_id": partner.id,
+                    "activity_type_id": activity_type.id,
+                    "summary": self.env._("Call back %s", call.client_number),
+                    "note": self.env._("Missed call on %s.", call._get_html_link()),
+                    "user_id": responsible.id,
+                    "date_deadline": fields.Date.context_today(call),
+                }
             )
+        # One INSERT for the batch; the assignee sees it in their activities.
+        Activity.with_context(mail_activity_quick_update=True).create(new)
 
-    def _phone_callback_responsible(self):
+    def _phone_callback_responsible(self, users):
         """The client's salesperson, else whoever's phone rang, else the reviewer."""
         self.ensure_one()
         salesperson = self.partner_id.user_id
         if salesperson and salesperson.active and not salesperson.share:
             return salesperson
-        rang = self.user_id or self.env["res.users"]._phone_users_by_extension(
-            {self.first_extension} - {False, ""}, self.company_id
-        ).get(self.first_extension)
+        rang = self.user_id or users.get(self.first_extension)
+        if not rang and self.first_extension:
+            rang = (
+                self.env["res.users"]
+                ._phone_users_by_extension({self.first_extension}, self.company_id)
+                .get(self.first_extension)
+            )
         return rang or self.company_id.phone_reviewer_id
 
     def _phone_close_callbacks(self, answered_call):
@@ -791,6 +820,18 @@ class PhoneCall(models.Model):
         }
 
 
+def _local_day_and_time(start, zone):
+    """The local date and the hour of the day (float) of an aware ``start``."""
+    local = start.astimezone(zone)
+    return local.date(), local.hour + local.minute / 60 + local.second / 3600
+
+
+def _too_long(talk_seconds, cost, company):
+    minutes, max_cost = company.phone_long_call_minutes, company.phone_long_call_cost
+    return (bool(minutes) and talk_seconds > minutes * 60) or (bool(max_cost) and cost > max_cost)
+
+
+@functools.lru_cache(maxsize=4096)
 def _display_number(raw, country):
     if not raw:
         return False

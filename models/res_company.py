@@ -1,6 +1,7 @@
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import api, fields, models
+from odoo.tools import ormcache
 
 
 class ResCompany(models.Model):
@@ -66,15 +67,39 @@ class ResCompany(models.Model):
 
     def _phone_country_code(self):
         self.ensure_one()
-        return (self.phone_default_country_id or self.country_id).code or None
+        return self._phone_settings()[0]
 
     def _phone_timezone(self):
         """Time zone that decides a call's date: the company's address's."""
         self.ensure_one()
         try:
-            return ZoneInfo(self.partner_id.tz or "UTC")
+            return ZoneInfo(self._phone_settings()[1])
         except (ZoneInfoNotFoundError, ValueError):
             return ZoneInfo("UTC")
+
+    @ormcache("self.id")
+    def _phone_settings(self):
+        """(country code, time zone name), read once per worker: every call needs them.
+
+        The company's country is computed through its address on each read,
+        which would cost more than registering a call.
+        """
+        company = self.sudo()
+        country = (company.phone_default_country_id or company.country_id).code or None
+        return country, company.partner_id.tz or "UTC"
+
+    @api.model
+    @ormcache()
+    def _phone_own_numbers(self):
+        """E.164 numbers of every company: never a client, never a new partner."""
+        # A handful of companies at most: loading them all is the point.
+        companies = self.sudo().search([])  # pylint: disable=no-search-all
+        return frozenset(filter(None, companies.partner_id.mapped("phone_sanitized")))
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
 
     @api.model
     def _phone_set_default_client_type(self):

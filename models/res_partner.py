@@ -70,14 +70,16 @@ class ResPartner(models.Model):
         visible = ("company_id", "in", [False, company.id])
         found = {}
         for partner in partners.search_fetch(
-            [("phone_sanitized", "in", list(wanted)), visible], ["phone_sanitized"], order="id"
+            [("phone_sanitized", "in", list(wanted)), visible],
+            ["phone_sanitized", "phone_client_type_id"],
+            order="id",
         ):
             found.setdefault(partner.phone_sanitized, partner)
         missing = {n.national: n.e164 for e164, n in wanted.items() if e164 not in found}
         if missing:
             for partner in partners.search_fetch(
                 [("phone_national_number", "in", list(missing)), visible],
-                ["phone_national_number"],
+                ["phone_national_number", "phone_client_type_id"],
                 order="id",
             ):
                 found.setdefault(missing[partner.phone_national_number], partner)
@@ -88,9 +90,16 @@ class ResPartner(models.Model):
 
     @api.model
     def _phone_own_numbers(self):
-        # A handful of companies at most: loading them all is the point.
-        companies = self.env["res.company"].sudo().search([])  # pylint: disable=no-search-all
-        return set(companies.partner_id.mapped("phone_sanitized"))
+        return self.env["res.company"]._phone_own_numbers()
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"phone", "country_id", "tz"} & set(vals) and self.env[
+            "res.company"
+        ].sudo().search_count([("partner_id", "in", self.ids)], limit=1):
+            # A company's own number, country or time zone changed: drop the cached settings.
+            self.env.registry.clear_cache()
+        return result
 
     @api.model
     def _phone_create_callers(self, client_numbers, company):
@@ -110,7 +119,8 @@ class ResPartner(models.Model):
         created = {
             p.phone_sanitized: p
             for p in self.search_fetch(
-                [("phone_sanitized", "in", [n.e164 for n in creatable])], ["phone_sanitized"]
+                [("phone_sanitized", "in", [n.e164 for n in creatable])],
+                ["phone_sanitized", "phone_client_type_id"],
             )
         }
         todo = [n for n in creatable if n.e164 not in created]

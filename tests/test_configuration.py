@@ -180,3 +180,13 @@ class TestConfiguration(PhoneCase):
         found = self.Call.with_context(tz="Europe/Amsterdam").search([("call_date", "=", "today")])
         self.assertIn(call, found)
         self.assertNotIn(old, found)
+
+    def test_company_settings_cache_follows_changes(self):
+        self.assertEqual(self.company._phone_country_code(), "NL")
+        self.company.phone_default_country_id = self.env.ref("base.be")
+        self.assertEqual(self.company._phone_country_code(), "BE")
+        self.company.partner_id.tz = "Asia/Seoul"
+        self.assertEqual(str(self.company._phone_timezone()), "Asia/Seoul")
+        self.assertIn("+31207940100", self.env["res.company"]._phone_own_numbers())
+        self.company.partner_id.phone = "+32 2 555 01 01"
+        self.assertIn("+3225550101", self.env["res.company"]._phone_own_numbers())
