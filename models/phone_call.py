@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 from ..pbx import audio, demo, numbers, tariff, transcribe
 from ..pbx.ingest import InvalidCall, clean_call, client_number_of
@@ -380,15 +381,20 @@ class PhoneCall(models.Model):
         self.env.cr.execute(
             "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k", [ordered]
         )
-        by_source = {}
-        for source, external_id in keys:
-            by_source.setdefault(source, []).append(external_id)
-        existing = {}
-        for source, external_ids in by_source.items():
-            domain = [("source", "=", source), ("external_id", "in", external_ids)]
-            for call in self.with_context(active_test=False).search(domain):
-                existing[(call.source, call.external_id)] = call
-        return existing
+        self.flush_model(["source", "external_id"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, source, external_id FROM phone_call"
+                " WHERE source = ANY(%s) AND external_id = ANY(%s)",
+                list({source for source, _id in keys}),
+                list({external_id for _source, external_id in keys}),
+            )
+        )
+        return {
+            (source, external_id): self.browse(call_id)
+            for call_id, source, external_id in rows
+            if (source, external_id) in keys
+        }
 
     def _ingest_values(self, clean, partners, users, company, country):
         client = clean["client"]
@@ -468,12 +474,17 @@ class PhoneCall(models.Model):
         )
         missed.callback_state = "pending"
         if answered:
-            pending = self.search(
-                [
-                    ("callback_state", "=", "pending"),
-                    ("client_number", "in", list(set(answered.mapped("client_number")))),
-                ],
-                order="call_start",
+            # Plain SQL on the indexed number: runs for every answered call delivered.
+            self.flush_model(["callback_state", "client_number", "call_start"])
+            pending = self.browse(
+                call_id
+                for (call_id,) in self.env.execute_query(
+                    SQL(
+                        "SELECT id FROM phone_call WHERE callback_state = 'pending'"
+                        " AND client_number = ANY(%s) ORDER BY call_start",
+                        list(set(answered.mapped("client_number"))),
+                    )
+                )
             )
             for call in answered.sorted("call_start"):
                 settled = pending.filtered(

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import ormcache
 
 from ..pbx import tariff
 
@@ -42,17 +43,36 @@ class PhoneTariff(models.Model):
             except tariff.TariffError as exc:
                 raise ValidationError(str(exc)) from exc
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
     @api.model
     def _tariffs_for(self, company, pbx):
         """Pure tariffs for calls of ``company`` through ``pbx``: the PBX's first."""
-        lines = self.search([("company_id", "=", company.id)])
+        return self._tariff_table(company.id, pbx.id or False)
+
+    @api.model
+    @ormcache("company_id", "pbx_id")
+    def _tariff_table(self, company_id, pbx_id):
+        lines = self.sudo().search([("company_id", "=", company_id)])
+        pbx = self.env["phone.pbx"].browse(pbx_id)
         own = lines.filtered(lambda line: line.pbx_id == pbx) if pbx else lines.browse()
         shared = lines.filtered(lambda line: not line.pbx_id)
         own_prefixes = {tariff.normalise_prefix(line.prefix) for line in own}
         chosen = own + shared.filtered(
             lambda line: tariff.normalise_prefix(line.prefix) not in own_prefixes
         )
-        return [
+        return tuple(
             tariff.Tariff(
                 line.prefix,
                 line.price_per_minute,
@@ -61,4 +81,4 @@ class PhoneTariff(models.Model):
                 key=line.id,
             )
             for line in chosen
-        ]
+        )

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import ormcache
 
 
 class ResUsers(models.Model):
@@ -25,15 +26,35 @@ class ResUsers(models.Model):
         """Map each extension to the user of ``company`` who has it."""
         if not extensions:
             return {}
+        known = dict(self._phone_extension_map(company.id))
+        return {ext: self.browse(known[ext]) for ext in extensions if ext in known}
+
+    @api.model
+    @ormcache("company_id")
+    def _phone_extension_map(self, company_id):
+        """((extension, user id), ...) of a company, read once per worker: every call needs it."""
         users = self.sudo().search_fetch(
-            [("phone_extension", "in", list(extensions)), ("company_ids", "in", company.id)],
+            [("phone_extension", "!=", False), ("company_ids", "in", company_id)],
             ["phone_extension", "company_id"],
         )
         by_extension = {}
         # A user whose main company is this one wins over a multi-company guest.
-        for user in users.sorted(lambda u: u.company_id != company):
-            by_extension.setdefault(user.phone_extension, user)
-        return by_extension
+        for user in users.sorted(lambda u: u.company_id.id != company_id):
+            by_extension.setdefault(user.phone_extension, user.id)
+        return tuple(by_extension.items())
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        if any(vals.get("phone_extension") for vals in vals_list):
+            self.env.registry.clear_cache()
+        return users
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"phone_extension", "company_id", "company_ids", "active"} & set(vals):
+            self.env.registry.clear_cache()
+        return result
 
     def action_phone_dial(self, number):
         """Click to dial: ring this user's desk phone, then dial ``number``.
