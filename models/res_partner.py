@@ -157,6 +157,9 @@ class ResPartner(models.Model):
                     "phone": n.e164,
                     "country_id": countries.get(n.region, False),
                     "phone_client_type_id": client_type,
+                    # Known already: given here, they are not parsed again per partner.
+                    "phone_sanitized": n.e164,
+                    "phone_national_number": n.national,
                 }
                 for n in todo
             ]
