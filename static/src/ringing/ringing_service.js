@@ -15,12 +15,14 @@ function formatDuration(seconds) {
 
 /** The pop-up's body as safe HTML: every value is escaped by the markup tag. */
 export function ringingMessage(payload) {
-    const who = payload.partner_name || payload.colleague_name;
+    // Translated outside the markup templates: Odoo's string extractor skips those.
+    const title = _t("Ringing on %s", payload.extension);
+    const who = payload.partner_name || payload.colleague_name || _t("Unknown caller");
+    const number = payload.number || _t("withheld number");
+    const lastCalls = _t("Last calls");
+    const noCalls = _t("No earlier calls");
     const parts = [
-        markup`<div class="o_phone_ringing_title fw-bold mb-1"><i class="fa fa-phone me-1"></i>${_t(
-            "Ringing on %s",
-            payload.extension
-        )}</div>`,
+        markup`<div class="o_phone_ringing_title fw-bold mb-1"><i class="fa fa-phone me-1"></i>${title}</div>`,
     ];
     if (payload.client_type) {
         parts.push(
@@ -28,9 +30,7 @@ export function ringingMessage(payload) {
         );
     }
     parts.push(
-        markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${
-            who || _t("Unknown caller")
-        }</strong> <span class="o_phone_ringing_number text-muted">${payload.number || _t("withheld number")}</span></div>`
+        markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${who}</strong> <span class="o_phone_ringing_number text-muted">${number}</span></div>`
     );
     if (payload.last_calls?.length) {
         const rows = payload.last_calls.map((call) => {
@@ -38,12 +38,12 @@ export function ringingMessage(payload) {
             return markup`<li class="o_phone_ringing_call o_phone_ringing_${call.status}">${when} · ${call.direction_label} · ${call.status_label} · ${formatDuration(call.duration)}</li>`;
         });
         parts.push(
-            markup`<div class="mt-1 small">${_t("Last calls")}:</div><ul class="o_phone_ringing_calls small ps-3 mb-0">${markup(
+            markup`<div class="mt-1 small">${lastCalls}:</div><ul class="o_phone_ringing_calls small ps-3 mb-0">${markup(
                 rows.join("")
             )}</ul>`
         );
     } else if (payload.partner_id) {
-        parts.push(markup`<div class="mt-1 small text-muted">${_t("No earlier calls")}</div>`);
+        parts.push(markup`<div class="mt-1 small text-muted">${noCalls}</div>`);
     }
     return markup(parts.join(""));
 }
