@@ -144,6 +144,9 @@ class PhoneCall(models.Model):
         ondelete="set null",
         help="The answered call with this number that settled the missed one.",
     )
+    callback_scheduled = fields.Boolean(
+        readonly=True, copy=False, help="The client's call-back activity was looked after."
+    )
     review_scheduled = fields.Boolean(
         readonly=True, copy=False, help="A long-call review activity was given for this call."
     )
@@ -372,7 +375,7 @@ class PhoneCall(models.Model):
             else:
                 results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
         landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
-        landed._phone_process_callbacks(users)
+        landed._phone_process_callbacks()
         return results
 
     def _phone_lock_and_fetch(self, keys):
@@ -459,7 +462,7 @@ class PhoneCall(models.Model):
     # Missed calls get called back
     # ------------------------------------------------------------------
 
-    def _phone_process_callbacks(self, users=None):
+    def _phone_process_callbacks(self):
         """Open callbacks for new missed calls; close them on an answered call."""
         answered = self.filtered(
             lambda c: c.status == "answered" and c.client_number and c.direction != "internal"
@@ -495,20 +498,37 @@ class PhoneCall(models.Model):
                     )
                 )
                 settled._phone_close_callbacks(call)
-        missed.filtered(lambda c: c.callback_state == "pending")._phone_open_callback_activities(
-            users or {}
-        )
+        if missed.filtered(lambda c: c.callback_state == "pending" and c.partner_id):
+            # The activities are opened by a cron started now: the PBX is not kept waiting.
+            self.env.ref("phone_call_accounting.ir_cron_phone_callback_activities")._trigger()
 
     @api.model
     def phone_callback_count(self):
         """Missed calls of the user's companies still to call back (navbar counter)."""
         return self.search_count([("callback_state", "=", "pending")])
 
-    def _phone_open_callback_activities(self, users):
+    @api.model
+    def _cron_open_callback_activities(self, batch_size=1000):
+        """Open the call-back activities of missed calls, a batch at a time."""
+        cron = self.env["ir.cron"]
+        domain = [
+            ("callback_state", "=", "pending"),
+            ("callback_scheduled", "=", False),
+            ("partner_id", "!=", False),
+        ]
+        cron._commit_progress(remaining=self.search_count(domain))
+        while calls := self.search(domain, limit=batch_size, order="call_start"):
+            calls._phone_open_callback_activities()
+            calls.callback_scheduled = True
+            if not cron._commit_progress(len(calls)):
+                break
+
+    def _phone_open_callback_activities(self):
         """One "Call back" activity per client, however many calls it missed."""
         calls_by_partner = self.filtered("partner_id").grouped("partner_id")
         if not calls_by_partner:
             return
+        self.partner_id.mapped("user_id")  # one read for every salesperson
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
         Activity = self.env["mail.activity"]
         already = set(
@@ -524,7 +544,7 @@ class PhoneCall(models.Model):
         new = []
         for partner, calls in calls_by_partner.items():
             call = calls.sorted("call_start")[-1]
-            responsible = call._phone_callback_responsible(users)
+            responsible = call._phone_callback_responsible()
             if partner.id in already or not responsible:
                 continue
             new.append(
@@ -541,13 +561,13 @@ class PhoneCall(models.Model):
         # One INSERT for the batch; the assignee sees it in their activities.
         Activity.with_context(mail_activity_quick_update=True).create(new)
 
-    def _phone_callback_responsible(self, users):
+    def _phone_callback_responsible(self):
         """The client's salesperson, else whoever's phone rang, else the reviewer."""
         self.ensure_one()
         salesperson = self.partner_id.user_id
         if salesperson and salesperson.active and not salesperson.share:
             return salesperson
-        rang = self.user_id or users.get(self.first_extension)
+        rang = self.user_id
         if not rang and self.first_extension:
             rang = (
                 self.env["res.users"]

@@ -99,9 +99,10 @@ class ResPartner(models.Model):
                 company=company.id,
             )
         )
+        # One recordset, so that reading a field of one partner reads it for all.
+        partners = self.browse([partner_id for _value, partner_id, _type in rows])
         found = {}
-        for value, partner_id, type_id in rows:
-            partner = self.browse(partner_id)
+        for partner, (value, _partner_id, type_id) in zip(partners, rows, strict=True):
             # What ingestion reads next is put in the cache: no second query.
             partner._update_cache({"phone_client_type_id": type_id or False})
             found[value] = partner

@@ -27,7 +27,10 @@ class ResUsers(models.Model):
         if not extensions:
             return {}
         known = dict(self._phone_extension_map(company.id))
-        return {ext: self.browse(known[ext]) for ext in extensions if ext in known}
+        wanted = [ext for ext in extensions if ext in known]
+        # One recordset, so that reading a field of one user reads it for all.
+        users = self.browse([known[ext] for ext in wanted])
+        return dict(zip(wanted, users, strict=True))
 
     @api.model
     @ormcache("company_id")

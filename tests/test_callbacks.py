@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.tests import new_test_user, tagged
 
 from .common import PhoneCase
@@ -30,7 +32,18 @@ class TestCallbacks(PhoneCase):
             )
         )
 
+    def setUp(self):
+        super().setUp()
+        patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
     def missed(self, minute, **values):
+        call = self._missed(minute, **values)
+        self.Call._cron_open_callback_activities()
+        return call
+
+    def _missed(self, minute, **values):
         return self.ingest_one(
             status="missed",
             talk_seconds=0,
@@ -98,3 +111,18 @@ class TestCallbacks(PhoneCase):
         self.assertEqual(self.Call.search([("callback_state", "=", "pending")]), open_miss)
         arch = self.Call.get_views([(False, "search")])["views"]["search"]["arch"]
         self.assertIn('name="to_call_back"', arch)
+
+    def test_ingestion_starts_the_activity_cron_at_once(self):
+        cron = self.env.ref("phone_call_accounting.ir_cron_phone_callback_activities")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        call = self._missed(0)
+        self.assertEqual(call.callback_state, "pending")
+        self.assertFalse(self.callbacks(), "opened by the cron, not while the PBX waits")
+        self.assertGreater(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
+        )
+        self.Call._cron_open_callback_activities()
+        self.assertEqual(len(self.callbacks()), 1)
+        self.assertTrue(call.callback_scheduled)
+        self.Call._cron_open_callback_activities()
+        self.assertEqual(len(self.callbacks()), 1)
