@@ -33,6 +33,7 @@ RECORDING_STATES = [
     ("deleted", "Deleted (Retention)"),
 ]
 MAX_RECORDING_ATTEMPTS = 8
+MAX_ANALYSIS_ATTEMPTS = 3
 # Context that keeps batch inserts from writing a chatter message per record.
 QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
 
@@ -169,7 +170,8 @@ class PhoneCall(models.Model):
             ("none", "Not Analysed"),
             ("pending", "To Analyse"),
             ("done", "Analysed"),
-            ("failed", "Failed"),
+            ("no_audio", "No Audio"),
+            ("failed", "Error"),
         ],
         default="none",
         required=True,
@@ -178,6 +180,8 @@ class PhoneCall(models.Model):
         copy=False,
     )
     analysis_error = fields.Char(readonly=True, copy=False)
+    analysis_attempts = fields.Integer(readonly=True, copy=False)
+    analysis_next_try = fields.Datetime(readonly=True, copy=False)
     audio_seconds = fields.Float(string="Recording Length (s)", readonly=True, aggregator="sum")
     talk_seconds_measured = fields.Float(string="Talk (s)", readonly=True, aggregator="sum")
     silence_seconds = fields.Float(string="Silence (s)", readonly=True, aggregator="sum")
@@ -757,7 +761,13 @@ class PhoneCall(models.Model):
     def _cron_analyse_recordings(self, batch_size=20):
         """Measure, transcribe and flag downloaded recordings, a batch at a time."""
         cron = self.env["ir.cron"]
-        domain = [("analysis_state", "=", "pending"), ("recording_downloaded", "=", True)]
+        domain = [
+            ("analysis_state", "=", "pending"),
+            ("recording_downloaded", "=", True),
+            "|",
+            ("analysis_next_try", "=", False),
+            ("analysis_next_try", "<=", fields.Datetime.now()),
+        ]
         cron._commit_progress(remaining=self.search_count(domain))
         while calls := self.search(domain, limit=batch_size, order="id"):
             for call in calls:
@@ -769,6 +779,9 @@ class PhoneCall(models.Model):
         self.ensure_one()
         company = self.company_id
         attachment = self.recording_attachment_id.sudo()
+        if not attachment.file_size:
+            self._analysis_failed(self.env._("the recording is empty"), state="no_audio")
+            return
         suffix = os.path.splitext(attachment.name or "")[1] or ".wav"
         try:
             with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
@@ -783,14 +796,29 @@ class PhoneCall(models.Model):
                     text = backend.transcribe(
                         handle.name, company.phone_transcription_language
                     ).text
-        except (audio.AudioError, transcribe.TranscriptionError) as exc:
-            self.write({"analysis_state": "failed", "analysis_error": str(exc)[:255]})
+        except audio.AudioError as exc:
+            # An unreadable file stays unreadable: no retry.
+            no_audio = "no audio" in str(exc) or "empty file" in str(exc)
+            self._analysis_failed(str(exc), state="no_audio" if no_audio else "failed")
+            return
+        except transcribe.TranscriptionError as exc:
+            self._analysis_failed(str(exc), retry=True)
             return
         except Exception as exc:
             _logger.exception("Recording of call %s could not be analysed", self.id)
-            self.write({"analysis_state": "failed", "analysis_error": str(exc)[:255]})
+            self._analysis_failed(str(exc), retry=True)
             return
         self._store_analysis(figures, text)
+
+    def _analysis_failed(self, reason, state="failed", retry=False):
+        """Record why; a passing failure (engine, memory) is tried again later."""
+        attempts = self.analysis_attempts + 1
+        values = {"analysis_error": reason[:255], "analysis_attempts": attempts}
+        if retry and attempts < MAX_ANALYSIS_ATTEMPTS:
+            values["analysis_next_try"] = fields.Datetime.now() + timedelta(minutes=10 * attempts)
+        else:
+            values.update(analysis_state=state, analysis_next_try=False)
+        self.write(values)
 
     def _store_analysis(self, figures, text):
         self.ensure_one()
@@ -801,6 +829,7 @@ class PhoneCall(models.Model):
             {
                 "analysis_state": "done",
                 "analysis_error": False,
+                "analysis_next_try": False,
                 "audio_seconds": figures.duration,
                 "talk_seconds_measured": figures.talk_seconds,
                 "silence_seconds": figures.silence_seconds,
@@ -833,7 +862,12 @@ class PhoneCall(models.Model):
 
     def action_analyse_again(self):
         self.filtered("recording_downloaded").write(
-            {"analysis_state": "pending", "analysis_error": False}
+            {
+                "analysis_state": "pending",
+                "analysis_error": False,
+                "analysis_attempts": 0,
+                "analysis_next_try": False,
+            }
         )
 
     def action_retry_recording(self):

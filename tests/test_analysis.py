@@ -1,3 +1,5 @@
+import io
+import wave
 from unittest.mock import patch
 
 from odoo.tests import TransactionCase, new_test_user, tagged
@@ -114,5 +116,31 @@ class TestAnalysis(TransactionCase):
         self.env["phone.call"]._cron_analyse_recordings()
         self.assertEqual(broken.analysis_state, "failed")
         self.assertIn("corrupt", broken.analysis_error)
-        self.assertEqual(unknown_engine.analysis_state, "failed")
         self.assertIn("no-such-engine", unknown_engine.analysis_error)
+        # An engine problem may pass: tried again later, then given up on.
+        self.assertEqual(unknown_engine.analysis_state, "pending")
+        self.assertEqual(unknown_engine.analysis_attempts, 1)
+        self.assertTrue(unknown_engine.analysis_next_try)
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(unknown_engine.analysis_attempts, 1, "not due yet")
+        for _attempt in range(2):
+            unknown_engine.analysis_next_try = False
+            self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(unknown_engine.analysis_state, "failed")
+        self.assertEqual(unknown_engine.analysis_attempts, 3)
+        # Fixed configuration, analysed again on request.
+        self.company.phone_transcription_backend = "pocketsphinx"
+        unknown_engine.action_analyse_again()
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(unknown_engine.analysis_state, "done")
+
+    def test_recording_without_audio(self):
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+        call = self.call_with("a-silent-file", buffer.getvalue())
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "no_audio")
+        self.assertIn("no audio", call.analysis_error)
