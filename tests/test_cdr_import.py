@@ -1,8 +1,10 @@
 import base64
+from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
+from ..wizard import phone_cdr_import
 from .common import make_pbx
 
 
@@ -102,3 +104,48 @@ class TestCdrImport(TransactionCase):
         with self.assertRaisesRegex(UserError, "No call could be read"):
             self.run_import(GARBAGE * 3)
         self.assertFalse(self.env["phone.call"].search([("pbx_id", "=", self.pbx.id)]))
+
+    def test_large_file_imports_in_the_background_with_progress(self):
+        calls = "".join(ANSWERED.replace("1795770000.1", f"1795770{n:03d}.1") for n in range(12))
+        wizard = self.env["phone.cdr.import"].create(
+            {"pbx_id": self.pbx.id, "file": base64.b64encode(calls.encode()), "filename": "big.csv"}
+        )
+        cron = self.env.ref("phone_call_accounting.ir_cron_phone_cdr_import")
+        with (
+            patch.object(type(wizard), "_sync_limit", 5),
+            patch.object(phone_cdr_import, "BATCH", 5),
+            patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0),
+        ):
+            triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+            wizard.action_import()
+            self.assertEqual(
+                (wizard.state, wizard.total_count, wizard.progress), ("running", 12, 0)
+            )
+            self.assertGreater(
+                self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
+            )
+            self.env["phone.cdr.import"]._cron_import_cdr_files()
+        self.assertEqual(wizard.state, "done")
+        self.assertEqual((wizard.done_count, wizard.created_count), (12, 12))
+        self.assertEqual(wizard.progress, 100)
+        self.assertEqual(self.env["phone.call"].search_count([("pbx_id", "=", self.pbx.id)]), 12)
+
+    def test_interrupted_import_resumes_where_it_stopped(self):
+        calls = "".join(ANSWERED.replace("1795770000.1", f"1795771{n:03d}.1") for n in range(6))
+        wizard = self.env["phone.cdr.import"].create(
+            {"pbx_id": self.pbx.id, "file": base64.b64encode(calls.encode()), "filename": "b.csv"}
+        )
+        stops = iter([1.0, 0.0])  # the cron's time runs out after the first batch
+        with (
+            patch.object(type(wizard), "_sync_limit", 2),
+            patch.object(phone_cdr_import, "BATCH", 3),
+            patch.object(
+                type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: next(stops, 1.0)
+            ),
+        ):
+            wizard.action_import()
+            self.env["phone.cdr.import"]._cron_import_cdr_files()
+            self.assertEqual((wizard.state, wizard.done_count), ("running", 3))
+            self.assertEqual(wizard.progress, 50)
+            self.env["phone.cdr.import"]._cron_import_cdr_files()
+        self.assertEqual((wizard.state, wizard.done_count, wizard.created_count), ("done", 6, 6))
