@@ -10,7 +10,14 @@
     "application": True,
     "depends": ["mail", "contacts", "phone_validation"],
     "external_dependencies": {
-        "python": ["phonenumbers", "numpy", "soundfile", "soxr", "snowballstemmer"]
+        "python": [
+            "phonenumbers",
+            "numpy",
+            "soundfile",
+            "soxr",
+            "webrtcvad-wheels",
+            "snowballstemmer",
+        ]
     },
     "data": [
         "security/phone_security.xml",
