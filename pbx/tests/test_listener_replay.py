@@ -201,7 +201,9 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
         return manager
 
     with fake_ami(messages, chunk_size=4096) as server:
-        config = config_for(tmp_path, server.port, odoo, ping_interval=0.1, ping_timeout=0.2)
+        # The answer waits behind ~1.6 s of slow callbacks, well past this timeout;
+        # the margin keeps a loaded machine's scheduling pauses from looking dead.
+        config = config_for(tmp_path, server.port, odoo, ping_interval=0.2, ping_timeout=0.6)
         with listening(config, manager_factory=small_queue_manager) as listener:
             feed = listener.assembler.feed
 
