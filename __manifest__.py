@@ -36,6 +36,7 @@
         "views/phone_tariff_views.xml",
         "views/phone_call_picture_views.xml",
         "views/res_partner_views.xml",
+        "views/mail_activity_views.xml",
         "views/res_users_views.xml",
         "views/res_config_settings_views.xml",
         "views/phone_menus.xml",

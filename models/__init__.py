@@ -1,4 +1,5 @@
 from . import (
+    mail_activity,
     phone_call,
     phone_call_picture,
     phone_client_type,

@@ -126,3 +126,27 @@ class TestCallbacks(PhoneCase):
         self.assertTrue(call.callback_scheduled)
         self.Call._cron_open_callback_activities()
         self.assertEqual(len(self.callbacks()), 1)
+
+    def test_call_back_activity_shows_the_number_to_dial(self):
+        self.missed(0)
+        activity = self.callbacks()
+        self.assertEqual(activity.phone_number, self.client.phone)
+        review = self.env["mail.activity"].create(
+            {
+                "res_model_id": self.env["ir.model"]._get_id("phone.call"),
+                "res_id": self.ingest_one().id,
+                "activity_type_id": self.callback_type.id,
+                "user_id": self.manager.id,
+            }
+        )
+        self.assertEqual(review.phone_number, "+31205550101")
+        for view in ("mail.mail_activity_view_form_popup", "mail.mail_activity_view_tree"):
+            arch = self.env["mail.activity"].get_view(self.env.ref(view).id)["arch"]
+            self.assertIn('name="phone_number" widget="phone"', arch.replace("  ", " "))
+
+    def test_no_number_from_a_document_the_user_cannot_read(self):
+        self.missed(0)
+        plain = new_test_user(self.env, "no_contacts", groups="base.group_portal")
+        activity = self.callbacks().with_user(plain).sudo(False)
+        activity.invalidate_recordset(["phone_number"])
+        self.assertFalse(activity.phone_number)
