@@ -114,6 +114,30 @@ class PhonePbx(models.Model):
     last_sync = fields.Datetime(readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     call_count = fields.Integer(compute="_compute_call_count")
+    dial_channel_template = fields.Char(
+        default="PJSIP/{extension}",
+        help="Channel of a user's desk phone, rung first by click to dial; {extension} is "
+        "the user's phone extension (e.g. PJSIP/{extension}, SIP/{extension}).",
+    )
+    dial_context = fields.Char(
+        default="from-internal",
+        help="Dialplan context in which the client's number is dialled once the user "
+        "picks up (FreePBX: from-internal).",
+    )
+    dial_prefix = fields.Char(
+        string="Outside Line Prefix",
+        help="Dialled before every outside number, e.g. 9 or 0; empty when none is needed.",
+    )
+    dial_international_prefix = fields.Char(
+        default="00",
+        help="Dialled before the country code of a number abroad (00 in most of the "
+        "world, 011 from North America).",
+    )
+    dial_ring_seconds = fields.Integer(
+        string="Ring Own Phone (s)",
+        default=30,
+        help="How long click to dial rings the user's phone before giving up.",
+    )
 
     _token_unique = models.Constraint("UNIQUE(token)", "Each PBX needs its own secret token.")
 
@@ -279,31 +303,6 @@ class PhonePbx(models.Model):
     # ------------------------------------------------------------------
     # Ringing pop-up and click to dial
     # ------------------------------------------------------------------
-
-    dial_channel_template = fields.Char(
-        default="PJSIP/{extension}",
-        help="Channel of a user's desk phone, rung first by click to dial; {extension} is "
-        "the user's phone extension (e.g. PJSIP/{extension}, SIP/{extension}).",
-    )
-    dial_context = fields.Char(
-        default="from-internal",
-        help="Dialplan context in which the client's number is dialled once the user "
-        "picks up (FreePBX: from-internal).",
-    )
-    dial_prefix = fields.Char(
-        string="Outside Line Prefix",
-        help="Dialled before every outside number, e.g. 9 or 0; empty when none is needed.",
-    )
-    dial_international_prefix = fields.Char(
-        default="00",
-        help="Dialled before the country code of a number abroad (00 in most of the "
-        "world, 011 from North America).",
-    )
-    dial_ring_seconds = fields.Integer(
-        string="Ring Own Phone (s)",
-        default=30,
-        help="How long click to dial rings the user's phone before giving up.",
-    )
 
     def _ringing_notify(self, event):
         """Pop the caller up for the users whose extensions ring; store nothing.
