@@ -40,6 +40,7 @@ Logoff and wait for its answer without a timeout, even from the garbage
 collector).
 """
 
+import contextlib
 import logging
 import queue
 import re
@@ -226,10 +227,8 @@ class Manager(_pyst.Manager):
         # Never log off (and wait) from the garbage collector.
         sock = getattr(self, "_socket", None)
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
 
     # -- connection --------------------------------------------------------
 
@@ -310,10 +309,8 @@ class Manager(_pyst.Manager):
     def _shut_socket(self):
         sock = self._socket
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         self._mark_closed()
 

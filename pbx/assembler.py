@@ -13,6 +13,7 @@ when a party's channel answered a dial and was bridged: a queue, IVR or
 voicemail answering the caller's channel does not count.
 """
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,10 +155,8 @@ def _event_time(message, now):
     # the moment of reading, which drifts when events are buffered.
     stamp = message.get("Timestamp")
     if stamp:
-        try:
+        with contextlib.suppress(ValueError):
             return float(stamp)
-        except ValueError:
-            pass
     return time.time() if now is None else now
 
 

@@ -15,6 +15,7 @@ transfers or hangup causes, so those are inferred where possible and left
 empty otherwise.
 """
 
+import contextlib
 import csv
 import re
 from dataclasses import dataclass
@@ -165,11 +166,9 @@ def _moment(value, zone, column, required=True):
         if required:
             raise _BadRow(f"{column} is empty")
         return None
-    try:
+    with contextlib.suppress(ValueError):
         # cdr_custom can log ${CDR(start,u)}: epoch seconds.
         return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
-        pass
     try:
         local = datetime.strptime(value.split(".")[0], "%Y-%m-%d %H:%M:%S")
     except ValueError as exc:

@@ -99,7 +99,7 @@ def _replay_cdr(path, config, out):
     for call in result.calls:
         _print_call(call, out)
     for error in result.errors:
-        print(f"{path}: {error}", file=sys.stderr)
+        sys.stderr.write(f"{path}: {error}\n")
     return 1 if result.errors else 0
 
 

@@ -21,6 +21,7 @@ Standalone, for the benchmark or by hand::
 
 import argparse
 import bisect
+import contextlib
 import itertools
 import re
 import signal
@@ -98,10 +99,8 @@ class _Connection:
     def close(self, graceful=False):
         """Hang up; ``graceful`` sends what is queued and a FIN, then waits for the client."""
         self.alive = False
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR if graceful else socket.SHUT_RDWR)
-        except OSError:
-            pass
         if not graceful:
             self.sock.close()
 
@@ -184,10 +183,8 @@ class FakeAmiServer:
 
     def stop(self):
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._listener.close()
         self.drop()
         for thread in self._threads:
@@ -371,11 +368,10 @@ def main(argv=None):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server.start()
-    print(f"{server.port} messages={len(server.messages)}", flush=True)
-    try:
+    sys.stdout.write(f"{server.port} messages={len(server.messages)}\n")
+    sys.stdout.flush()
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
     return 0
 
