@@ -423,8 +423,13 @@ class PhoneCall(models.Model):
             "call_end": clean["end"].replace(tzinfo=None),
             "direction": clean["direction"],
             "status": clean["status"],
-            "from_number": _display_number(clean["from_number"], country),
-            "to_number": _display_number(clean["to_number"], country),
+            # The client's side is classified already; only the other side is read here.
+            "from_number": client.display
+            if clean["direction"] == "incoming" and client.raw
+            else _display_number(clean["from_number"], country),
+            "to_number": client.display
+            if clean["direction"] == "outgoing" and client.raw
+            else _display_number(clean["to_number"], country),
             "client_number": client.e164 or False,
             "partner_id": partner.id if partner else False,
             "client_type_id": partner.phone_client_type_id.id if partner else False,
