@@ -282,6 +282,7 @@ class Bench:
                     }
                 )
         self.agent = users.search([("login", "=", f"bench-agent-{EXTENSIONS[0]}")])
+        # The benchmark's own cursor: the set-up must outlive this run.
         self.cr.commit()
 
     def fill_partners(self):
@@ -398,6 +399,7 @@ class Bench:
                 offset = span * (1 - (k + rng.random()) / wanted)
                 batch.append(load_call(k, rng, partners, end - timedelta(seconds=offset)))
             results = Call._ingest_calls(batch, source=SOURCE)
+            # The benchmark owns this cursor: each loaded batch is kept, so a run resumes.
             cr.commit()
             env.invalidate_all()
             done += len(batch)
