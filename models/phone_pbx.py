@@ -319,11 +319,11 @@ class PhonePbx(models.Model):
         if not users:
             return {"result": "nobody", "notified": 0, "unknown_extensions": unknown}
         number = numbers.classify(texts["from_number"], self._country_code())
-        own = (
-            number.kind == numbers.EXTERNAL
-            and number.e164 in self.env["res.partner"]._phone_own_numbers()
-        )
-        partner = self._ringing_partner(number) if not own else self.env["res.partner"]
+        Partner = self.env["res.partner"]
+        wanted = Partner._phone_wanted([number])
+        own = number.kind == numbers.EXTERNAL and not wanted
+        # Found exactly as call matching finds clients; a ringing event creates none.
+        partner = Partner._phone_match(wanted, self.company_id).get(number.e164, Partner.sudo())
         colleague = self.env["res.users"]
         if number.kind == numbers.INTERNAL:
             colleague = (
@@ -348,21 +348,6 @@ class PhonePbx(models.Model):
             len(notified),
         )
         return {"result": "sent", "notified": len(notified), "unknown_extensions": unknown}
-
-    def _ringing_partner(self, number):
-        """The client with this number, as call matching finds it; never creates one."""
-        partners = self.env["res.partner"].sudo().with_context(active_test=True)
-        if number.kind != numbers.EXTERNAL:
-            return partners
-        visible = ("company_id", "in", [False, self.company_id.id])
-        partner = partners.search(
-            [("phone_sanitized", "=", number.e164), visible], limit=1, order="id"
-        )
-        if not partner and number.national:
-            partner = partners.search(
-                [("phone_national_number", "=", number.national), visible], limit=1, order="id"
-            )
-        return partner
 
     def _ringing_payload(self, number, partner, colleague, user, extension, texts, creatable=True):
         """The bus message for one user: what the pop-up shows, in the user's language."""

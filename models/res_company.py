@@ -3,6 +3,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from odoo import api, fields, models
 from odoo.tools import ormcache
 
+# Company fields the cached phone settings are made of.
+_PHONE_SETTINGS = {"phone_default_country_id", "country_id", "partner_id", "phone", "active"}
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
@@ -96,9 +99,16 @@ class ResCompany(models.Model):
         companies = self.sudo().search([])  # pylint: disable=no-search-all
         return frozenset(filter(None, companies.partner_id.mapped("phone_sanitized")))
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        self.env.registry.clear_cache()  # a new company, new own numbers
+        return companies
+
     def write(self, vals):
         result = super().write(vals)
-        self.env.registry.clear_cache()
+        if _PHONE_SETTINGS & set(vals):
+            self.env.registry.clear_cache()
         return result
 
     @api.model

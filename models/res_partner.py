@@ -56,15 +56,32 @@ class ResPartner(models.Model):
 
     @api.model
     def _phone_match_or_create(self, client_numbers, company):
-        """Map each outside E.164 number to a partner, creating unknown callers.
+        """Map each outside E.164 number to a partner, creating unknown callers."""
+        wanted = self._phone_wanted(client_numbers)
+        found = self._phone_match(wanted, company)
+        unknown = [n for e164, n in wanted.items() if e164 not in found]
+        if unknown and company.phone_auto_create_partner:
+            found.update(
+                self.sudo().with_context(active_test=True)._phone_create_callers(unknown, company)
+            )
+        return found
 
-        Runs a fixed number of indexed queries per batch, however many calls
-        it holds: exact E.164 first, then the national number.
-        """
+    @api.model
+    def _phone_wanted(self, client_numbers):
+        """{E.164: number} of the outside numbers that may be a client."""
         wanted = {n.e164: n for n in client_numbers if n.kind == numbers.EXTERNAL}
         # The company's own numbers (a call routed back in) are never a client.
         for own in self._phone_own_numbers():
             wanted.pop(own, None)
+        return wanted
+
+    @api.model
+    def _phone_match(self, wanted, company):
+        """Map E.164 numbers to existing partners; never creates one.
+
+        A fixed number of indexed queries, however many numbers: exact E.164
+        first, then the national number.
+        """
         if not wanted:
             return {}
         partners = self.sudo().with_context(active_test=True)
@@ -75,9 +92,6 @@ class ResPartner(models.Model):
                 "phone_national_number", missing, company
             ).items():
                 found[missing[national]] = partner
-        unknown = [n for e164, n in wanted.items() if e164 not in found]
-        if unknown and company.phone_auto_create_partner:
-            found.update(partners._phone_create_callers(unknown, company))
         return found
 
     @api.model

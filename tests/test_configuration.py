@@ -190,3 +190,8 @@ class TestConfiguration(PhoneCase):
         self.assertIn("+31207940100", self.env["res.company"]._phone_own_numbers())
         self.company.partner_id.phone = "+32 2 555 01 01"
         self.assertIn("+3225550101", self.env["res.company"]._phone_own_numbers())
+
+    def test_new_company_number_is_own_at_once(self):
+        self.env["res.company"]._phone_own_numbers()
+        self.env["res.company"].create({"name": "Branch", "phone": "+31 10 555 0199"})
+        self.assertIn("+31105550199", self.env["res.company"]._phone_own_numbers())
