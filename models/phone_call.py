@@ -2,6 +2,7 @@ import functools
 import logging
 import os
 import tempfile
+from collections import defaultdict
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,21 @@ MAX_RECORDING_ATTEMPTS = 8
 MAX_ANALYSIS_ATTEMPTS = 3
 # Context that keeps batch inserts from writing a chatter message per record.
 QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
+# Left out of a new call's values when empty: the column is NULL all the same, and
+# each value given costs a conversion (a Monetary one, a currency lookup per row).
+_NULL_WHEN_EMPTY = (
+    "cost",
+    "pbx_id",
+    "client_number",
+    "partner_id",
+    "client_type_id",
+    "extension",
+    "user_id",
+    "first_extension",
+    "tariff_id",
+    "recording",
+    "hangup_cause",
+)
 
 
 class PhoneCall(models.Model):
@@ -60,24 +76,27 @@ class PhoneCall(models.Model):
     )
     call_start = fields.Datetime(string="Started", required=True, index=True, readonly=True)
     call_end = fields.Datetime(string="Ended", readonly=True)
+    # The stored computed fields are readonly=False (read-only in the views): the
+    # values ingestion gives are then kept instead of being computed again per call.
     call_date = fields.Date(
         compute="_compute_call_date",
         store=True,
+        readonly=False,
         index=True,
         help="Day of the call in the company's time zone.",
     )
     call_time = fields.Float(
         compute="_compute_call_date",
         store=True,
+        readonly=False,
         aggregator=False,
         help="Time of day of the call in the company's time zone.",
     )
-    direction = fields.Selection(DIRECTIONS, required=True, index=True, readonly=True)
-    status = fields.Selection(STATUSES, required=True, index=True, readonly=True)
+    direction = fields.Selection(DIRECTIONS, required=True, readonly=True)
+    status = fields.Selection(STATUSES, required=True, readonly=True)
     from_number = fields.Char(readonly=True)
     to_number = fields.Char(readonly=True)
     client_number = fields.Char(
-        index="btree_not_null",
         readonly=True,
         help="The outside party's number in E.164 form: the caller of an incoming "
         "call, the callee of an outgoing one.",
@@ -87,7 +106,6 @@ class PhoneCall(models.Model):
     )
     client_type_id = fields.Many2one(
         "phone.client.type",
-        index="btree_not_null",
         ondelete="set null",
         help="The client's type when the call was registered.",
     )
@@ -113,6 +131,7 @@ class PhoneCall(models.Model):
         string="Duration",
         compute="_compute_duration_hours",
         store=True,
+        readonly=False,
         aggregator="sum",
         help="Talk time in hours, shown as h:mm:ss.",
     )
@@ -125,7 +144,7 @@ class PhoneCall(models.Model):
         string="Too Long",
         compute="_compute_is_too_long",
         store=True,
-        index=True,
+        readonly=False,
         help="Longer than the company's long-call threshold.",
     )
     callback_state = fields.Selection(
@@ -133,7 +152,6 @@ class PhoneCall(models.Model):
         string="Call Back",
         default="none",
         required=True,
-        index=True,
         readonly=True,
         copy=False,
     )
@@ -153,13 +171,13 @@ class PhoneCall(models.Model):
     )
     recording = fields.Char(readonly=True, help="File name of the recording on the PBX.")
     recording_state = fields.Selection(
-        RECORDING_STATES, default="none", required=True, index=True, readonly=True, copy=False
+        RECORDING_STATES, default="none", required=True, readonly=True, copy=False
     )
     recording_attachment_id = fields.Many2one(
         "ir.attachment", readonly=True, copy=False, ondelete="set null"
     )
     recording_downloaded = fields.Boolean(
-        string="Conversation Downloaded", readonly=True, copy=False, index=True
+        string="Conversation Downloaded", readonly=True, copy=False
     )
     recording_error = fields.Char(readonly=True, copy=False)
     recording_attempts = fields.Integer(readonly=True, copy=False)
@@ -175,7 +193,6 @@ class PhoneCall(models.Model):
         ],
         default="none",
         required=True,
-        index=True,
         readonly=True,
         copy=False,
     )
@@ -224,6 +241,15 @@ class PhoneCall(models.Model):
     _durations_positive = models.Constraint(
         "CHECK(duration >= 0 AND ring_duration >= 0)", "Durations cannot be negative."
     )
+    # The crons look for the few calls still to work on: partial indexes stay small
+    # and most inserted calls never enter them.
+    _callback_pending_idx = models.Index(
+        "(client_number, call_start) WHERE callback_state = 'pending'"
+    )
+    _too_long_idx = models.Index("(id) WHERE is_too_long")
+    _recording_pending_idx = models.Index("(id) WHERE recording_state = 'pending'")
+    _recording_downloaded_idx = models.Index("(company_id, call_start) WHERE recording_downloaded")
+    _analysis_pending_idx = models.Index("(id) WHERE analysis_state = 'pending'")
 
     @api.depends("call_start", "company_id")
     def _compute_call_date(self):
@@ -365,6 +391,11 @@ class PhoneCall(models.Model):
                 to_create[key] = (to_create[key][0], vals)
                 repeats.append((index, key))
             else:
+                # Known now: set in the INSERT rather than by an UPDATE right after it.
+                vals["callback_state"] = "pending" if _needs_callback(vals) else "none"
+                for fname in _NULL_WHEN_EMPTY:
+                    if not vals[fname]:
+                        del vals[fname]
                 to_create[key] = (index, vals)
         created = self._ingest_create([vals for _index, vals in to_create.values()])
         for (key, (index, _vals)), (call, reason) in zip(to_create.items(), created, strict=True):
@@ -476,15 +507,8 @@ class PhoneCall(models.Model):
         answered = self.filtered(
             lambda c: c.status == "answered" and c.client_number and c.direction != "internal"
         )
-        missed = self.filtered(
-            lambda c: (
-                c.direction == "incoming"
-                and c.status == "missed"
-                and c.client_number
-                and c.callback_state == "none"
-            )
-        )
-        missed.callback_state = "pending"
+        missed = self.filtered(_needs_callback)
+        missed.filtered(lambda c: c.callback_state == "none").callback_state = "pending"
         if answered:
             # Plain SQL on the indexed number: runs for every answered call delivered.
             self.flush_model(["callback_state", "client_number", "call_start"])
@@ -498,13 +522,14 @@ class PhoneCall(models.Model):
                     )
                 )
             )
+            waiting = defaultdict(list)
+            for missed_call in pending:
+                waiting[missed_call.client_number].append(missed_call.id)
             for call in answered.sorted("call_start"):
-                settled = pending.filtered(
-                    lambda m, c=call: (
-                        m.client_number == c.client_number
-                        and m.call_start <= c.call_start
-                        and m.callback_state == "pending"
-                    )
+                if call.client_number not in waiting:
+                    continue
+                settled = self.browse(waiting[call.client_number]).filtered(
+                    lambda m, c=call: m.call_start <= c.call_start and m.callback_state == "pending"
                 )
                 settled._phone_close_callbacks(call)
         if missed.filtered(lambda c: c.callback_state == "pending" and c.partner_id):
@@ -894,6 +919,15 @@ def _local_day_and_time(start, zone):
     """The local date and the hour of the day (float) of an aware ``start``."""
     local = start.astimezone(zone)
     return local.date(), local.hour + local.minute / 60 + local.second / 3600
+
+
+def _needs_callback(call):
+    """An incoming call from an outside number nobody answered (a call or its values)."""
+    return (
+        call["direction"] == "incoming"
+        and call["status"] == "missed"
+        and bool(call["client_number"])
+    )
 
 
 def _too_long(talk_seconds, cost, company):

@@ -7,6 +7,15 @@ from ..pbx import numbers
 
 _NON_DIGITS = re.compile(r"\D")
 _AUTO_CREATE_CONTEXT = {"tracking_disable": True, "mail_create_nolog": True}
+# Computed fields of an auto-created caller whose value its INSERT holds already.
+_KNOWN_AT_CREATION = (
+    "phone_sanitized",
+    "phone_national_number",
+    "image_1024",
+    "image_512",
+    "image_256",
+    "image_128",
+)
 
 
 class ResPartner(models.Model):
@@ -172,13 +181,20 @@ class ResPartner(models.Model):
                     "phone": n.e164,
                     "country_id": countries.get(n.region, False),
                     "phone_client_type_id": client_type,
-                    # Known already: given here, they are not parsed again per partner.
+                    # No parent to take a salesperson from: given, it is not precomputed
+                    # on a throw-away new record per partner.
+                    "user_id": False,
+                    # Known already: stored in the INSERT (see _KNOWN_AT_CREATION).
                     "phone_sanitized": n.e164,
                     "phone_national_number": n.national,
                 }
                 for n in todo
             ]
         )
+        # Their values went into the INSERT already (numbers validated above, no picture
+        # to resize): computing them again per partner would only find the same.
+        for fname in _KNOWN_AT_CREATION:
+            self.env.remove_to_compute(self._fields[fname], new)
         for partner, number in zip(new, todo, strict=True):
             created[number.e164] = partner
         return created

@@ -7,7 +7,8 @@ here and the ORM only ever compares normalised strings.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
@@ -45,21 +46,28 @@ class Number:
     kind: str
     e164: str | None = None
     national: str | None = None
-    region: str | None = None
-    valid: bool = False
+    parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
     @property
     def display(self):
         """What a user should read: E.164 for outside numbers, else as given."""
         return self.e164 or self.raw
 
+    # Region and validity match the number against every pattern of its country:
+    # worked out only for the few numbers that need them (callers to create).
+    @cached_property
+    def region(self):
+        return phonenumbers.region_code_for_number(self.parsed) if self.parsed else None
+
+    @cached_property
+    def valid(self):
+        return bool(self.parsed) and phonenumbers.is_valid_number(self.parsed)
+
     @property
     def international(self):
-        if not self.e164:
+        if not self.parsed:
             return self.raw
-        return phonenumbers.format_number(
-            phonenumbers.parse(self.e164), PhoneNumberFormat.INTERNATIONAL
-        )
+        return phonenumbers.format_number(self.parsed, PhoneNumberFormat.INTERNATIONAL)
 
 
 def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
@@ -100,8 +108,7 @@ def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
         kind=EXTERNAL,
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         national=str(parsed.national_number),
-        region=phonenumbers.region_code_for_number(parsed),
-        valid=phonenumbers.is_valid_number(parsed),
+        parsed=parsed,
     )
 
 

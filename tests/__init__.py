@@ -11,6 +11,7 @@ from . import (
     test_i18n,
     test_ingest,
     test_long_call,
+    test_migration,
     test_partner_matching,
     test_recordings,
     test_reporting,

@@ -150,3 +150,25 @@ class TestCallbacks(PhoneCase):
         activity = self.callbacks().with_user(plain).sudo(False)
         activity.invalidate_recordset(["phone_number"])
         self.assertFalse(activity.phone_number)
+
+    def test_miss_and_answer_in_one_batch(self):
+        miss = self.call(
+            status="missed",
+            talk_seconds=0,
+            extension="",
+            start=self.utc(2026, 11, 20, 9, 0).isoformat(),
+        )
+        answer = self.call(start=self.utc(2026, 11, 20, 9, 20).isoformat())
+        missed_id, answered_id = (r["call_id"] for r in self.ingest(miss, answer))
+        self.env.invalidate_all()
+        missed = self.Call.browse(missed_id)
+        self.assertEqual(missed.callback_state, "done")
+        self.assertEqual(missed.callback_call_id.id, answered_id)
+
+    def test_call_delivered_again_as_missed_gets_a_callback(self):
+        first = self.call(status="busy", talk_seconds=0, extension="")
+        call = self.Call.browse(self.ingest(first)[0]["call_id"])
+        self.assertEqual(call.callback_state, "none")
+        self.ingest(dict(first, status="missed"))
+        self.env.invalidate_all()
+        self.assertEqual(call.callback_state, "pending")

@@ -43,6 +43,17 @@ class TestPartnerMatching(PhoneCase):
         self.assertEqual(partner.country_id, self.env.ref("base.be"))
         self.assertEqual(partner.phone_client_type_id, self.prospect_type)
         self.assertEqual(call.client_type_id, self.prospect_type)
+        # What the creation stored without computing it again, read back from the table.
+        self.env.invalidate_all()
+        self.assertEqual(partner.phone_sanitized, "+32470123456")
+        self.assertEqual(partner.phone_national_number, "470123456")
+        self.assertEqual(partner.commercial_partner_id, partner)
+        self.assertFalse(partner.image_128)
+        self.assertTrue(partner.avatar_128, "the placeholder avatar is still drawn")
+        # Later edits are computed as for any partner.
+        partner.phone = "+49 30 901820"
+        self.assertEqual(partner.phone_sanitized, "+4930901820")
+        self.assertEqual(partner.phone_national_number, "30901820")
 
     def test_default_client_type_setting(self):
         vip = self.env.ref("phone_call_accounting.phone_client_type_vip")
