@@ -8,14 +8,9 @@ from ..pbx import numbers
 _NON_DIGITS = re.compile(r"\D")
 _AUTO_CREATE_CONTEXT = {"tracking_disable": True, "mail_create_nolog": True}
 # Computed fields of an auto-created caller whose value its INSERT holds already.
-_KNOWN_AT_CREATION = (
-    "phone_sanitized",
-    "phone_national_number",
-    "image_1024",
-    "image_512",
-    "image_256",
-    "image_128",
-)
+_KNOWN_AT_CREATION = ("phone_sanitized", "phone_national_number")
+# The resized copies of the partner's picture: none while it has no picture.
+_PICTURE_COPIES = ("image_1024", "image_512", "image_256", "image_128")
 
 
 class ResPartner(models.Model):
@@ -193,7 +188,10 @@ class ResPartner(models.Model):
         )
         # Their values went into the INSERT already (numbers validated above, no picture
         # to resize): computing them again per partner would only find the same.
-        for fname in _KNOWN_AT_CREATION:
+        known = _KNOWN_AT_CREATION
+        if not any(new.mapped("image_1920")):
+            known += _PICTURE_COPIES
+        for fname in known:
             self.env.remove_to_compute(self._fields[fname], new)
         for partner, number in zip(new, todo, strict=True):
             created[number.e164] = partner

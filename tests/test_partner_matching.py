@@ -1,3 +1,8 @@
+import base64
+import io
+
+from PIL import Image
+
 from odoo.tests import tagged
 
 from ..pbx import numbers
@@ -140,3 +145,16 @@ class TestPartnerMatching(PhoneCase):
         large = self._queries_to_match("30555", 80)
         # A per-number query would add dozens; batching may shift one or two.
         self.assertLessEqual(abs(large - small), 2, f"{small} queries for 4, {large} for 80")
+
+    def test_caller_created_with_a_picture_gets_its_resized_copies(self):
+        picture = io.BytesIO()
+        Image.new("RGB", (300, 300), "orange").save(picture, format="PNG")
+        callers = (
+            self.env["res.partner"]
+            .with_context(default_image_1920=base64.b64encode(picture.getvalue()))
+            ._phone_create_callers([numbers.classify("+32470123456")], self.company)
+        )
+        partner = callers["+32470123456"]
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertTrue(partner.image_128, "a picture given at creation is still resized")
