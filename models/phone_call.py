@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError
-from odoo.tools import SQL
+from odoo.tools import SQL, clean_context
 
 from ..pbx import audio, demo, numbers, tariff, transcribe
 from ..pbx.ingest import InvalidCall, clean_call, client_number_of
@@ -334,7 +334,11 @@ class PhoneCall(models.Model):
             source, company = pbx._source(), pbx.company_id
         company = company or self.env.company
         country = pbx._country_code() if pbx else company._phone_country_code()
-        calls_model = self.sudo().with_company(company).with_context(**QUIET)
+        # The caller's default_* keys (a partner's Calls list opens with one) must not
+        # fill the fields a call leaves empty, nor the callers created for it.
+        calls_model = (
+            self.sudo().with_company(company).with_context(clean_context(self.env.context), **QUIET)
+        )
         results = [None] * len(calls)
         cleaned = {}
         for index, item in enumerate(calls):
@@ -478,13 +482,24 @@ class PhoneCall(models.Model):
             "hangup_cause": clean["hangup_cause"] or False,
         }
 
+    @api.model
+    def _add_missing_default_values(self, values):
+        if self.env.context.get("phone_call_defaults_given"):
+            return values
+        return super()._add_missing_default_values(values)
+
     def _ingest_create(self, vals_list):
         """Create in one batch; on a database error isolate the faulty items."""
         if not vals_list:
             return []
+        # The defaults of a call depend on the environment alone: looked up once a
+        # batch, not once a call.
+        defaults = self.default_get(list(self._fields))
+        vals_list = [{**defaults, **vals} for vals in vals_list]
+        calls = self.with_context(phone_call_defaults_given=True)
         try:
             with self.env.cr.savepoint():
-                return [(call, None) for call in self.create(vals_list)]
+                return [(call, None) for call in calls.create(vals_list)]
         except Exception:  # noqa: BLE001 - retried item by item below to name the culprit
             _logger.warning("Batch of %d calls failed; retrying one by one", len(vals_list))
             self.env.invalidate_all()
@@ -492,7 +507,7 @@ class PhoneCall(models.Model):
         for vals in vals_list:
             try:
                 with self.env.cr.savepoint():
-                    outcome.append((self.create(vals), None))
+                    outcome.append((calls.create(vals), None))
             except Exception as exc:  # noqa: BLE001 - one bad item must not sink the batch
                 self.env.invalidate_all()
                 outcome.append((None, self.env._("The database refused the call: %s", exc)))

@@ -199,3 +199,22 @@ class TestIngest(PhoneCase):
         self.assertEqual(
             self.Call.search_count([("external_id", "in", ["ok-1", "ok-2", "boom"])]), 2
         )
+
+    def test_callers_default_keys_fill_nothing(self):
+        # As when ingestion runs from a partner's Calls list, which opens with them.
+        called_from = self.Call.with_context(
+            default_partner_id=self.client.id,
+            default_client_number="+31205550101",
+            default_parent_id=self.client.id,
+            default_analysis_state="pending",
+        )
+        results = called_from._ingest_calls(
+            [self.call(from_number="anonymous"), self.call(from_number="+32470123456")]
+        )
+        withheld, new_caller = self.Call.browse([r["call_id"] for r in results])
+        self.env.invalidate_all()
+        self.assertFalse(withheld.partner_id)
+        self.assertFalse(withheld.client_number)
+        self.assertEqual(withheld.analysis_state, "none", "the model's own default applies")
+        self.assertEqual(new_caller.partner_id.phone_sanitized, "+32470123456")
+        self.assertFalse(new_caller.partner_id.parent_id)
