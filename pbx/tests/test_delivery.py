@@ -113,8 +113,8 @@ class FakeOdoo:
             request.send_header("Content-Length", str(len(payload)))
             request.end_headers()
             request.wfile.write(payload)
-        except OSError:
-            pass  # the client gave up (timeout test)
+        except OSError:  # pylint: disable=except-pass
+            pass  # the client gave up (the timeout test)
 
 
 @pytest.fixture
