@@ -42,13 +42,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pbx.demo import STATUS_WEIGHTS, call_item, pick
+
 MODULE = "phone_call_accounting"
 SOURCE = "bench"
 PARTNER_REF = "pca-bench"
 WINDOW_PARAM = "phone_call_accounting.bench_window_end"
 BATCH = 500
 TZ = "Europe/Amsterdam"
-COMPANY_NUMBER = "+31207940100"
 EXTENSIONS = [str(201 + n) for n in range(20)]
 
 # Known partners i = 1..N get the mobile number 6[1-5]xxxxxxx number
@@ -190,41 +193,17 @@ def as_delivered(national, rng):
     return f"0031{national}"
 
 
-STATUS_WEIGHTS = {"answered": 70, "missed": 15, "busy": 6, "failed": 4, "unknown": 5}
-
-
 def make_call(rng, external_id, start, direction, client):
     """One ingestion dict; ``client`` is the outside number as delivered (or None)."""
-    status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
-    extension = rng.choice(EXTENSIONS)
-    talk = rng.randint(20, 900) if status in ("answered", "unknown") else 0
-    if rng.random() < 0.01 and status == "answered":
-        talk = rng.randint(1900, 4000)  # a few calls longer than the 30 min threshold
-    ring = rng.randint(2, 25) if status != "failed" else 0
+    status = pick(rng, STATUS_WEIGHTS)
+    call = call_item(
+        rng, external_id, start, direction, status, client, rng.choice(EXTENSIONS), EXTENSIONS
+    )
     if direction == "incoming":
-        from_number, to_number = client, COMPANY_NUMBER
-    elif direction == "outgoing":
-        from_number, to_number = extension, client
-    else:
-        from_number, to_number = extension, rng.choice([e for e in EXTENSIONS if e != extension])
-    first = rng.choice(EXTENSIONS) if direction == "incoming" else ""
-    return {
-        "external_id": external_id,
-        "direction": direction,
-        "status": status,
-        "from_number": from_number,
-        "to_number": to_number,
-        "extension": extension
-        if status in ("answered", "unknown") or direction == "outgoing"
-        else "",
-        "first_extension": first,
-        "start": start.isoformat(),
-        "ring_seconds": ring,
-        "talk_seconds": talk,
-        "hangup_cause": "16"
-        if status == "answered"
-        else {"busy": "17", "failed": "34"}.get(status, "19"),
-    }
+        call["first_extension"] = rng.choice(EXTENSIONS)
+    if status == "answered" and rng.random() < 0.01:
+        call["talk_seconds"] = rng.randint(1900, 4000)  # a few longer than the 30 min threshold
+    return call
 
 
 def load_call(k, rng, partners, start):

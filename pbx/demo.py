@@ -5,6 +5,7 @@ from datetime import timedelta
 
 STATUS_WEIGHTS = {"answered": 70, "missed": 15, "busy": 6, "failed": 4, "unknown": 5}
 DIRECTION_WEIGHTS = {"incoming": 55, "outgoing": 35, "internal": 10}
+COMPANY_NUMBER = "+31207940100"
 
 
 def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=18, seed=19):
@@ -39,7 +40,7 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
         first_extension=extensions[0],
         extension=extensions[-1],
         from_number=known_numbers[0],
-        to_number="+31207940100",
+        to_number=COMPANY_NUMBER,
     )
     calls[3].update(
         direction="incoming",
@@ -47,7 +48,7 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
         ring_seconds=0,
         talk_seconds=0,
         from_number=unknown_numbers[0],
-        to_number="+31207940100",
+        to_number=COMPANY_NUMBER,
         extension="",
     )
     calls[4].update(
@@ -55,7 +56,7 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
         status="missed",
         talk_seconds=0,
         from_number="anonymous",
-        to_number="+31207940100",
+        to_number=COMPANY_NUMBER,
         extension="",
         first_extension=extensions[0],
     )
@@ -63,14 +64,23 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
 
 
 def _one_call(rng, external_id, start, known_numbers, unknown_numbers, extensions):
-    direction = _pick(rng, DIRECTION_WEIGHTS)
-    status = _pick(rng, STATUS_WEIGHTS)
+    direction = pick(rng, DIRECTION_WEIGHTS)
+    status = pick(rng, STATUS_WEIGHTS)
     extension = rng.choice(extensions)
     client = rng.choice(known_numbers) if rng.random() < 0.75 else rng.choice(unknown_numbers)
+    return call_item(rng, external_id, start, direction, status, client, extension, extensions)
+
+
+def call_item(rng, external_id, start, direction, status, client, extension, extensions):
+    """One call dict as a PBX delivers it, durations drawn by ``rng``.
+
+    ``client`` is the outside number, ``extension`` the desk phone that took
+    or made the call; an internal call rings another of ``extensions``.
+    """
     talk = rng.randint(20, 900) if status in ("answered", "unknown") else 0
     ring = rng.randint(2, 25) if status != "failed" else 0
     if direction == "incoming":
-        numbers = (client, "+31207940100")
+        numbers = (client, COMPANY_NUMBER)
     elif direction == "outgoing":
         numbers = (extension, client)
     else:
@@ -94,5 +104,5 @@ def _one_call(rng, external_id, start, known_numbers, unknown_numbers, extension
     }
 
 
-def _pick(rng, weights):
+def pick(rng, weights):
     return rng.choices(list(weights), weights=list(weights.values()))[0]
