@@ -1,9 +1,7 @@
-import json
-
 from odoo import http
 
 from ..pbx.ringing import RingingEventError
-from .webhook import PhoneWebhookController, _error, _json
+from .webhook import PhoneWebhookController, _error, _json, _parse_json
 
 # A ringing event is a few hundred bytes.
 MAX_RINGING_BYTES = 64 * 1024
@@ -32,10 +30,9 @@ class PhoneRingingController(http.Controller):
         )
         if refusal:
             return refusal
-        try:
-            event = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _error(400, f"the body is not valid JSON: {exc}")
+        event, refusal = _parse_json(body)
+        if refusal:
+            return refusal
         try:
             result = pbx._ringing_notify(event)
         except RingingEventError as exc:

@@ -22,6 +22,14 @@ def _error(status, reason):
     return _json(status, {"error": reason})
 
 
+def _parse_json(body):
+    """``(data, None)``, or ``(None, a 400 response)`` when the body is not JSON."""
+    try:
+        return json.loads(body.decode("utf-8")), None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, _error(400, f"the body is not valid JSON: {exc}")
+
+
 class PhoneWebhookController(http.Controller):
     """Calls posted by a PBX: one secret per PBX, checked before any write."""
 
@@ -40,10 +48,9 @@ class PhoneWebhookController(http.Controller):
         fmt = query.get("format") or None
         if fmt and fmt not in FORMATS:
             return _error(400, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _error(400, f"the body is not valid JSON: {exc}")
+        payload, refusal = _parse_json(body)
+        if refusal:
+            return refusal
         try:
             items, mapping_errors = pbx._map_webhook_body(payload, fmt)
         except MappingError as exc:

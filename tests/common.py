@@ -1,9 +1,55 @@
+import json
 from datetime import datetime, timedelta, timezone
 from itertools import count
+from unittest.mock import patch
 
 from odoo.tests import TransactionCase, new_test_user
 
 _ids = count(1)
+
+
+def setup_company(env, **values):
+    """The test company: in Amsterdam, with its own number, creating unknown callers."""
+    company = env.company
+    company.write(
+        {
+            "country_id": env.ref("base.nl").id,
+            "phone": "+31 20 794 0100",
+            "phone_auto_create_partner": True,
+            **values,
+        }
+    )
+    company.partner_id.tz = "Europe/Amsterdam"
+    return company
+
+
+def make_client(env, client_type):
+    """A bakery saved with its national number."""
+    return env["res.partner"].create(
+        {
+            "name": "Bakkerij Korst",
+            "phone": "020 555 0101",
+            "country_id": env.ref("base.nl").id,
+            "phone_client_type_id": client_type.id,
+        }
+    )
+
+
+def no_cron_commits(test):
+    """Run batched crons inside the test's transaction: their progress commits nothing."""
+    patcher = patch.object(type(test.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
+    patcher.start()
+    test.addCleanup(patcher.stop)
+
+
+def post_json(test, url, body, token, headers=None):
+    """POST ``body`` (JSON unless bytes) as a PBX does; ``token`` False sends no secret."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json"}
+    if token is not False:
+        all_headers["Authorization"] = f"Bearer {token}"
+    all_headers.update(headers or {})
+    return test.url_open(url, data=data, headers=all_headers)
 
 
 class PhoneCase(TransactionCase):
@@ -12,18 +58,12 @@ class PhoneCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company = cls.env.company
-        cls.company.write(
-            {
-                "country_id": cls.env.ref("base.nl").id,
-                "phone": "+31 20 794 0100",
-                "phone_default_country_id": False,
-                "phone_long_call_minutes": 10,
-                "phone_reviewer_id": False,
-                "phone_auto_create_partner": True,
-            }
+        cls.company = setup_company(
+            cls.env,
+            phone_default_country_id=False,
+            phone_long_call_minutes=10,
+            phone_reviewer_id=False,
         )
-        cls.company.partner_id.tz = "Europe/Amsterdam"
         cls.manager = new_test_user(
             cls.env,
             "phone_manager",
@@ -40,14 +80,7 @@ class PhoneCase(TransactionCase):
         cls.agent.phone_extension = "202"
         cls.customer_type = cls.env.ref("phone_call_accounting.phone_client_type_customer")
         cls.prospect_type = cls.env.ref("phone_call_accounting.phone_client_type_prospect")
-        cls.client = cls.env["res.partner"].create(
-            {
-                "name": "Bakkerij Korst",
-                "phone": "020 555 0101",
-                "country_id": cls.env.ref("base.nl").id,
-                "phone_client_type_id": cls.customer_type.id,
-            }
-        )
+        cls.client = make_client(cls.env, cls.customer_type)
         cls.Call = cls.env["phone.call"]
 
     def call(self, **values):

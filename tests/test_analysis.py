@@ -1,13 +1,12 @@
 import io
 import wave
-from unittest.mock import patch
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..pbx.recordings import Recording
 from .audio import LAWYER, spoken_wav, stereo_call_wav, tools_missing
-from .common import make_pbx
+from .common import make_pbx, no_cron_commits
 
 
 @tagged("post_install", "-at_install")
@@ -42,9 +41,7 @@ class TestAnalysis(TransactionCase):
         super().setUp()
         if tools_missing():
             self.skipTest(f"needs {', '.join(tools_missing())}")
-        patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        no_cron_commits(self)
 
     def call_with(self, external_id, data, name="call.wav"):
         result = self.pbx._ingest(

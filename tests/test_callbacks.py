@@ -1,8 +1,6 @@
-from unittest.mock import patch
-
 from odoo.tests import new_test_user, tagged
 
-from .common import PhoneCase
+from .common import PhoneCase, no_cron_commits
 
 
 @tagged("post_install", "-at_install")
@@ -34,9 +32,7 @@ class TestCallbacks(PhoneCase):
 
     def setUp(self):
         super().setUp()
-        patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        no_cron_commits(self)
 
     def missed(self, minute, **values):
         call = self._missed(minute, **values)

@@ -1,14 +1,13 @@
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .audio import spoken_wav, tools_missing
-from .common import make_pbx
+from .common import make_pbx, no_cron_commits
 
 WAV = spoken_wav()
 
@@ -64,9 +63,7 @@ class TestRecordings(HttpCase):
 
     def setUp(self):
         super().setUp()
-        patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        no_cron_commits(self)
 
     def ingest(self, external_id, recording, **values):
         item = {

@@ -10,7 +10,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..pbx.fake_ami_originate import FakeOriginateAmiServer
-from .common import make_pbx
+from .common import make_client, make_pbx, post_json, setup_company
 
 RINGING = "phone_call_accounting/ringing"
 
@@ -20,14 +20,7 @@ class TestRinging(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company = cls.env.company
-        cls.company.write(
-            {
-                "country_id": cls.env.ref("base.nl").id,
-                "phone": "+31 20 794 0100",
-                "phone_auto_create_partner": True,
-            }
-        )
+        cls.company = setup_company(cls.env)
         cls.pbx = make_pbx(cls.env, country_id=cls.env.ref("base.nl").id)
         cls.url = f"/phone_call_accounting/pbx/{cls.pbx.id}/ringing"
         cls.agent = new_test_user(
@@ -42,14 +35,7 @@ class TestRinging(HttpCase):
         )
         cls.colleague.phone_extension = "202"
         cls.customer_type = cls.env.ref("phone_call_accounting.phone_client_type_customer")
-        cls.client = cls.env["res.partner"].create(
-            {
-                "name": "Bakkerij Korst",
-                "phone": "020 555 0101",
-                "country_id": cls.env.ref("base.nl").id,
-                "phone_client_type_id": cls.customer_type.id,
-            }
-        )
+        cls.client = make_client(cls.env, cls.customer_type)
         start = fields.Datetime.now() - timedelta(days=1)
         calls = [
             {
@@ -70,12 +56,8 @@ class TestRinging(HttpCase):
         cls.history = cls.env["phone.call"].browse([r["call_id"] for r in results])
 
     def post(self, event, token=None, headers=None, url=None):
-        body = event if isinstance(event, bytes) else json.dumps(event).encode()
-        all_headers = {"Content-Type": "application/json"}
-        if token is not False:
-            all_headers["Authorization"] = f"Bearer {token or self.pbx.token}"
-        all_headers.update(headers or {})
-        return self.url_open(url or self.url, data=body, headers=all_headers)
+        token = token if token is False else token or self.pbx.token
+        return post_json(self, url or self.url, event, token, headers)
 
     def ringing_messages(self, user=None):
         """The ringing bus messages (payloads) to ``user``'s partner channel."""

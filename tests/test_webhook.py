@@ -7,7 +7,7 @@ from odoo.modules.neutralize import neutralize_database
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import make_pbx
+from .common import make_pbx, post_json
 
 CALL = {
     "external_id": "wh-1",
@@ -34,13 +34,8 @@ class TestWebhook(HttpCase):
         cls.Call = cls.env["phone.call"]
 
     def post(self, body, headers=None, url=None, token=None):
-        if not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        all_headers = {"Content-Type": "application/json"}
-        if token is not False:
-            all_headers["Authorization"] = f"Bearer {token or self.token}"
-        all_headers.update(headers or {})
-        return self.url_open(url or self.url, data=body, headers=all_headers)
+        token = token if token is False else token or self.token
+        return post_json(self, url or self.url, body, token, headers)
 
     def calls(self, external_id):
         return self.Call.search([("external_id", "=", external_id), ("pbx_id", "=", self.pbx.id)])

@@ -12,7 +12,7 @@ import random
 import socket
 import threading
 import time
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 import pytest
 from asterisk import manager as stock
@@ -52,15 +52,6 @@ def with_recording_file(messages):
         messages,
         lambda message: [("MIXMONITOR_FILENAME", f"/rec/{message['Linkedid']}.wav")],
     )
-
-
-@contextmanager
-def fake_ami(messages, **options):
-    server = FakeAmiServer(messages, **options).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Collect:
@@ -125,7 +116,7 @@ def test_stock_pyst2_reads_one_byte_per_system_call(monkeypatch):
 
     monkeypatch.setattr(socket.SocketIO, "readinto", counting)
     messages = recorded()
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(stock.Manager(), server, seen)
         assert seen.wait(len(messages))
@@ -136,7 +127,7 @@ def test_stock_pyst2_reads_one_byte_per_system_call(monkeypatch):
 
 def test_manager_reads_in_chunks():
     messages = recorded()
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(Manager(), server, seen)
         assert seen.wait(len(messages))
@@ -186,7 +177,7 @@ def test_chunk_parser_gives_what_parser_gives(seed):
 def test_stock_pyst2_reader_dies_on_chanvariable_while_connected_says_true():
     messages = with_recording_file(recorded())
     first = next(n for n, raw in enumerate(messages) if b"ChanVariable" in raw)
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(stock.Manager(), server, seen)
         assert server.wait_for(lambda: server.sent == len(messages))
@@ -199,7 +190,7 @@ def test_stock_pyst2_reader_dies_on_chanvariable_while_connected_says_true():
 
 def test_manager_keeps_chanvariable_headers():
     messages = with_recording_file(recorded())
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(Manager(), server, seen)
         assert seen.wait(len(messages))
@@ -232,7 +223,7 @@ def failing_on(count):
 @stock_thread_death
 def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
     messages = recorded()
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(stock.Manager(), server, failing_on(3), seen)
         assert server.wait_for(lambda: server.sent == len(messages))
@@ -245,7 +236,7 @@ def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
 
 def test_manager_logs_a_failing_callback_and_goes_on(caplog):
     messages = recorded()
-    with fake_ami(messages) as server, caplog.at_level(logging.ERROR, "pbx.ami_manager"):
+    with FakeAmiServer(messages) as server, caplog.at_level(logging.ERROR, "pbx.ami_manager"):
         seen = Collect()
         manager = log_in(Manager(), server, failing_on(3), seen)
         assert seen.wait(len(messages))
@@ -260,7 +251,7 @@ def test_manager_logs_a_failing_callback_and_goes_on(caplog):
 
 
 def test_stock_pyst2_cannot_connect_twice_nor_notice_a_silent_server():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(stock.Manager(), server)
         server.answer_pings = False
         assert unanswered(manager.ping, 0.5)  # no timeout: waits forever
@@ -272,7 +263,7 @@ def test_stock_pyst2_cannot_connect_twice_nor_notice_a_silent_server():
 
 
 def test_manager_ping_times_out_and_a_lost_connection_shows_at_once():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(Manager(action_timeout=2), server)
         assert manager.ping(timeout=0.5).get_header("Ping") == "Pong"
         server.answer_pings = False
@@ -291,7 +282,7 @@ def test_manager_ping_times_out_and_a_lost_connection_shows_at_once():
 
 
 def test_manager_close_does_not_wait_for_a_dead_server():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(Manager(), server)
         server.answer_pings = False
         server.handle = lambda connection, action: None  # answers nothing at all now
@@ -302,7 +293,7 @@ def test_manager_close_does_not_wait_for_a_dead_server():
 
 
 def test_pending_action_fails_when_the_connection_drops():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(Manager(), server)
         server.answer_pings = False
         threading.Timer(0.2, server.drop).start()
@@ -333,7 +324,7 @@ def race(manager):
 def test_stock_pyst2_hands_responses_to_the_wrong_action():
     # Which waiting thread takes the next response is a race in pyst2; the
     # wrong pairing wins most rounds, so a few rounds always show it.
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(stock.Manager(), server)
         rounds = [race(manager)]
         while rounds[-1] == {"slow": "slow", "quick": "quick"} and len(rounds) < 10:
@@ -343,7 +334,7 @@ def test_stock_pyst2_hands_responses_to_the_wrong_action():
 
 
 def test_manager_pairs_responses_by_action_id():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(Manager(), server)
         rounds = [race(manager) for _ in range(3)]
         manager.close()
@@ -351,7 +342,7 @@ def test_manager_pairs_responses_by_action_id():
 
 
 def test_manager_refuses_header_injection():
-    with fake_ami(recorded()) as server:
+    with FakeAmiServer(recorded()) as server:
         manager = log_in(Manager(), server)
         with pytest.raises(ValueError, match="line break"):
             manager.send_action({"Action": "Ping", "X": "1\r\nAction: Logoff"})

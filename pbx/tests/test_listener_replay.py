@@ -1,7 +1,7 @@
 """The listener end to end: fake AMI server -> listener -> spool -> fake Odoo.
 
 Everything runs on 127.0.0.1: the fake AMI server replays the shared real
-recordings, :class:`pbx.tests.test_delivery.FakeOdoo` plays Odoo's webhook.
+recordings, :class:`pbx.tests.fake_odoo.FakeOdoo` plays Odoo's webhook.
 """
 
 import copy
@@ -25,8 +25,7 @@ from pbx.cli import main
 from pbx.fake_ami import FakeAmiServer, load_messages, split_messages
 from pbx.listener import Listener, check_listen_config
 from pbx.spool import DELIVERED, PENDING, Spool
-from pbx.tests.recordings import REPO_ROOT, TRUNKS, recording
-from pbx.tests.test_delivery import PBX_ID, TOKEN, FakeOdoo
+from pbx.tests.recordings import REPO_ROOT, TRUNKS, listen_config, recording
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -76,46 +75,14 @@ def wait_until(predicate, timeout=10.0):
     return True
 
 
-@pytest.fixture
-def odoo():
-    server = FakeOdoo()
-    yield server
-    server.down()
-
-
 def config_for(tmp_path, ami_port, odoo, **ami):
-    return {
-        "trunks": TRUNKS,
-        "country": "NL",
-        "stale_seconds": 3600,
-        "ami": {
-            "host": "127.0.0.1",
-            "port": ami_port,
-            "username": "listener",
-            "secret": "secret",
-            "ping_interval": 0.2,
-            **ami,
-        },
-        "odoo": {
-            "url": odoo.url,
-            "pbx_id": PBX_ID,
-            "token": TOKEN,
-            "batch_size": 50,
-            "timeout": 2,
-            "backoff_min": 0.05,
-            "backoff_max": 0.2,
-        },
-        "spool": str(tmp_path / "spool.sqlite"),
-    }
-
-
-@contextmanager
-def fake_ami(messages, **options):
-    server = FakeAmiServer(messages, **options).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return listen_config(
+        tmp_path,
+        ami_port,
+        odoo.url,
+        ami=ami,
+        odoo={"batch_size": 50, "backoff_min": 0.05, "backoff_max": 0.2},
+    )
 
 
 @contextmanager
@@ -136,7 +103,7 @@ def spooled(config):
 def test_replay_through_the_listener_gives_the_calls_of_assemble(name, tmp_path, odoo):
     messages = split_messages(recording(name).read_bytes())
     expected = assemble(parse_file(recording(name)), TRUNKS, clock=counter())
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo)
         with listening(config, clock=counter()) as listener:
             assert wait_until(lambda: listener.events == len(messages))
@@ -155,7 +122,7 @@ def test_reconnects_within_5_s_after_drops_and_keeps_calls_whole(tmp_path, odoo)
         return managers[-1]
 
     # Hang up three times, in the middle of calls.
-    with fake_ami(messages, drop_at=[150, 400, 620]) as server:
+    with FakeAmiServer(messages, drop_at=[150, 400, 620]) as server:
         config = config_for(tmp_path, server.port, odoo, ping_interval=2)
         with listening(config, clock=counter(), manager_factory=new_manager) as listener:
             assert wait_until(lambda: listener.events == events_in(messages), 20)
@@ -170,7 +137,7 @@ def test_reconnects_within_5_s_after_drops_and_keeps_calls_whole(tmp_path, odoo)
 
 def test_reconnects_when_pings_go_unanswered(tmp_path, odoo):
     messages = split_messages(recording("queue_queue_simple.ami").read_bytes())
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo, ping_interval=0.2, ping_timeout=0.3)
         with listening(config) as listener:
             assert wait_until(lambda: listener.events == len(messages))
@@ -200,7 +167,7 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
         manager._event_queue = queue.Queue(2)
         return manager
 
-    with fake_ami(messages, chunk_size=4096) as server:
+    with FakeAmiServer(messages, chunk_size=4096) as server:
         # The answer waits behind ~1.6 s of slow callbacks, well past this timeout;
         # the margin keeps a loaded machine's scheduling pauses from looking dead.
         config = config_for(tmp_path, server.port, odoo, ping_interval=0.2, ping_timeout=0.6)
@@ -228,7 +195,7 @@ def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
             raise RuntimeError("unexpected")
         return Manager()
 
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo, reconnect_max=0.2)
         with (
             caplog.at_level(logging.ERROR, "pbx.listener"),
@@ -250,7 +217,7 @@ def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
         assert wait_until(lambda: not listener.connected.is_set(), 2)
         time.sleep(1.5)
         messages = split_messages(recording("simple_ab_a_cancel.ami").read_bytes())
-        with fake_ami(messages, port=port) as second:
+        with FakeAmiServer(messages, port=port) as second:
             back = time.monotonic()
             assert wait_until(lambda: second.logins == 1, RECONNECT_LIMIT)
             assert second.times("login")[0] - back < RECONNECT_LIMIT
@@ -270,7 +237,7 @@ def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
     ]
     assert 0 < len(finished) <= len(expected)
     odoo.down()
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo)
         with listening(config, clock=counter()) as listener:
             assert wait_until(lambda: listener.events == len(messages))
@@ -290,7 +257,7 @@ def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
 def test_stop_makes_a_last_delivery_attempt_despite_the_backoff(tmp_path, odoo):
     messages = split_messages(recording("xfer_blind_xfer_blind_abbcac.ami").read_bytes())
     odoo.down()
-    with fake_ami(messages) as server:
+    with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo)
         config["odoo"].update(backoff_min=30, backoff_max=60)
         with listening(config) as listener:
@@ -327,7 +294,7 @@ def test_kill_9_loses_no_spooled_call_and_sigterm_stops_cleanly(tmp_path, odoo):
     messages = all_recordings()
     spool_path = tmp_path / "spool.sqlite"
     odoo.down()  # nothing leaves the spool before the kill
-    with fake_ami(messages, delay=0.003) as server:
+    with FakeAmiServer(messages, delay=0.003) as server:
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config_for(tmp_path, server.port, odoo)))
         first = listen_process(config_path, tmp_path / "first.log")

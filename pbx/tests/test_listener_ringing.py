@@ -7,8 +7,8 @@ import pytest
 from pbx.cli import ConfigError
 from pbx.fake_ami import FakeAmiServer, split_messages
 from pbx.listener import Listener, check_listen_config
-from pbx.tests.recordings import TRUNKS, recording
-from pbx.tests.test_delivery import PBX_ID, TOKEN, FakeOdoo
+from pbx.tests.fake_odoo import PBX_ID, TOKEN
+from pbx.tests.recordings import listen_config, recording
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -17,27 +17,7 @@ RINGING_PATH = f"/phone_call_accounting/pbx/{PBX_ID}/ringing"
 
 
 def config_for(tmp_path, ami_port, odoo_url, **odoo):
-    return {
-        "trunks": TRUNKS,
-        "country": "NL",
-        "stale_seconds": 3600,
-        "ami": {
-            "host": "127.0.0.1",
-            "port": ami_port,
-            "username": "listener",
-            "secret": "secret",
-            "ping_interval": 0.2,
-        },
-        "odoo": {"url": odoo_url, "pbx_id": PBX_ID, "token": TOKEN, "timeout": 2, **odoo},
-        "spool": str(tmp_path / "spool.sqlite"),
-    }
-
-
-@pytest.fixture
-def odoo():
-    server = FakeOdoo()
-    yield server
-    server.down()
+    return listen_config(tmp_path, ami_port, odoo_url, odoo=odoo)
 
 
 def ringing_posts(odoo):

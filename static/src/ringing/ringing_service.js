@@ -53,6 +53,16 @@ export const phoneRingingService = {
     start(env, { action, bus_service: bus, notification }) {
         const open = new Map(); // call id + extension -> close function
 
+        function openPartnerForm(values) {
+            action.doAction({
+                type: "ir.actions.act_window",
+                res_model: "res.partner",
+                views: [[false, "form"]],
+                target: "current",
+                ...values,
+            });
+        }
+
         function show(payload) {
             const key = `${payload.pbx_id}:${payload.call_id}:${payload.extension}`;
             open.get(key)?.();
@@ -65,13 +75,7 @@ export const phoneRingingService = {
                     primary: true,
                     onClick: () => {
                         close();
-                        action.doAction({
-                            type: "ir.actions.act_window",
-                            res_model: "res.partner",
-                            res_id: payload.partner_id,
-                            views: [[false, "form"]],
-                            target: "current",
-                        });
+                        openPartnerForm({ res_id: payload.partner_id });
                     },
                 });
             }
@@ -82,13 +86,7 @@ export const phoneRingingService = {
                     primary: true,
                     onClick: () => {
                         close();
-                        action.doAction({
-                            type: "ir.actions.act_window",
-                            res_model: "res.partner",
-                            views: [[false, "form"]],
-                            target: "current",
-                            context: payload.create_defaults || {},
-                        });
+                        openPartnerForm({ context: payload.create_defaults || {} });
                     },
                 });
             }
