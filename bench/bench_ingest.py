@@ -327,6 +327,7 @@ class Bench:
                     "customer": customer,
                 },
             )
+            # The benchmark's own cursor: each block of partners is kept, so a run resumes.
             cr.commit()
             say(f"partners: {high:,}/{wanted:,} ({time.perf_counter() - t0:.0f} s)")
         self.vacuum_analyze("res_partner")
@@ -359,6 +360,7 @@ class Bench:
         if not window_end:
             window_end = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
             params.set_param(WINDOW_PARAM, window_end)
+            # The benchmark's own cursor: the window is kept for later runs.
             cr.commit()
         end = datetime.fromisoformat(window_end)
         if have >= wanted:
@@ -1010,6 +1012,7 @@ def main():
                 f"database {args.db}: {partner_total:,} partners, {call_total:,} calls "
                 f"({first_day} .. {last_day})"
             )
+            # The benchmark's own cursor: measurements below roll back to this point.
             cr.commit()
             # Earlier runs' rolled-back rows are dead tuples that autovacuum clears
             # whenever it likes (a run it overlaps crawls): cleared now, runs compare.
