@@ -1,7 +1,7 @@
 from datetime import date
 
 from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from .common import PhoneCase
@@ -218,3 +218,15 @@ class TestIngest(PhoneCase):
         self.assertEqual(withheld.analysis_state, "none", "the model's own default applies")
         self.assertEqual(new_caller.partner_id.phone_sanitized, "+32470123456")
         self.assertFalse(new_caller.partner_id.parent_id)
+
+    def test_call_form_shows_the_registered_figures_read_only(self):
+        # Editable in the model so that ingestion's values are kept; never in the form.
+        form = Form(self.ingest_one().with_user(self.manager))
+        for fname, value in [
+            ("call_date", date(2026, 1, 1)),
+            ("call_time", 1.0),
+            ("duration_hours", 1.0),
+            ("is_too_long", True),
+        ]:
+            with self.assertRaises(AssertionError, msg=fname):
+                setattr(form, fname, value)
