@@ -28,7 +28,9 @@ WEBHOOK_FORMATS = [
 
 
 def _tz_selection(self):
-    return self.env["res.partner"]._fields["tz"].selection(self.env["res.partner"])
+    # res.partner's tz selection is a plain list in some Odoo 19 builds, a function in others.
+    selection = self.env["res.partner"]._fields["tz"].selection
+    return selection(self.env["res.partner"]) if callable(selection) else list(selection)
 
 
 class PhonePbx(models.Model):
