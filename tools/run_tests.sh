@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The project's test command: the pure pbx suite, then the Odoo suite on a
-# fresh database when an Odoo 19 is found. Ends with "N passed, N failed".
-# Where Odoo is looked for: tools/odoo_env.sh.
+# The project's test command: sets up what it needs (tools/setup_odoo.py, each
+# step skipped when done), runs the pure pbx suite, then the Odoo suite on a
+# fresh database. Ends with the line "N passed, N failed"; an Odoo suite that
+# cannot run (set-up failed, no PostgreSQL, Odoo ended without a summary)
+# counts as failed. PCA_PURE_ONLY=1 runs the pure suite alone, in .venv/.
+# Where Odoo comes from: tools/odoo_env.sh.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,38 +15,6 @@ pure_passed=0 pure_failed=0 odoo_passed=0 odoo_failed=0
 say() { printf '[run_tests] %s\n' "$*"; }
 # shellcheck source=tools/odoo_env.sh
 source "$repo/tools/odoo_env.sh"
-
-ensure_postgres() {
-    if psql -d postgres -Atc 'select 1' >/dev/null 2>&1; then return 0; fi
-    if command -v pg_lsclusters >/dev/null 2>&1; then
-        pg_lsclusters -h | while read -r ver name _port status _rest; do
-            [ "$status" = online ] || pg_ctlcluster "$ver" "$name" start
-        done
-        for _ in $(seq 20); do
-            pg_isready -q && break
-            sleep 0.5
-        done
-        if ! psql -d postgres -Atc 'select 1' >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-            su postgres -c "createuser -s $(id -un)" >/dev/null 2>&1
-        fi
-    fi
-    psql -d postgres -Atc 'select 1' >/dev/null 2>&1
-}
-
-ensure_debian_packages() {
-    local missing=()
-    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-    # Audio tests speak real sentences and convert formats.
-    command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
-    command -v sox >/dev/null 2>&1 || missing+=(sox libsox-fmt-all)
-    command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing ${missing[*]} from Debian"
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
-            >"$work/apt.log" 2>&1 || say "could not install ${missing[*]}: tests needing them skip"
-    fi
-}
 
 run_pure() {
     local python=$1
@@ -84,13 +55,19 @@ run_odoo() {
     grep -E '(ERROR|CRITICAL|FAIL:|odoo\.tests\.result|odoo\.tests\.stats)' "$log" | tail -n 60
     local summary
     summary=$(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$log" | tail -n 1)
+    local failed=0 errors=0 total=0
     if [ -n "$summary" ]; then
         read -r failed errors total < <(echo "$summary" | sed -E 's/([0-9]+) failed, ([0-9]+) error\(s\) of ([0-9]+) tests/\1 \2 \3/')
         odoo_failed=$((failed + errors))
         odoo_passed=$((total - odoo_failed))
     fi
-    if [ "$status" -ne 0 ] && [ "$odoo_failed" -eq 0 ]; then
-        say "Odoo exited with $status; log tail:"
+    if [ "$odoo_failed" -eq 0 ] && { [ "$status" -ne 0 ] || [ "$total" -eq 0 ]; }; then
+        # A crash, or a run that never reached the tests, is a failed suite.
+        if [ -z "$summary" ]; then
+            say "Odoo exited with $status without a test summary; log tail:"
+        else
+            say "Odoo exited with $status after $total test(s); log tail:"
+        fi
         tail -n 40 "$log"
         odoo_failed=1
     fi
@@ -98,25 +75,38 @@ run_odoo() {
     [ -z "${PCA_KEEP_LOG:-}" ] || cp "$log" "$PCA_KEEP_LOG"
 }
 
-ensure_debian_packages
-if find_odoo; then
-    "$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-test.txt" \
-        >"$work/pip.log" 2>&1 || { say "pip install into Odoo's Python failed:"; tail -n 5 "$work/pip.log"; }
+pure_in_venv() {
+    local venv="$repo/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        say "creating $venv"
+        "$(system_python)" -m venv "$venv" >"$work/venv.log" 2>&1 || tail -n 5 "$work/venv.log"
+    fi
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-test.txt" \
+        >"$work/pip.log" 2>&1 || { say "pip install into $venv failed:"; tail -n 5 "$work/pip.log"; }
+    run_pure "$venv/bin/python"
+}
+
+if [ -n "${PCA_PURE_ONLY:-}" ] && [ "$PCA_PURE_ONLY" != 0 ]; then
+    say "PCA_PURE_ONLY=$PCA_PURE_ONLY: the pure suite alone, in .venv/; the Odoo suite is not run"
+    pure_in_venv
+elif prepare_odoo; then
+    if [ -z "$odoo_managed" ]; then
+        # An Odoo named by PCA_ODOO_PYTHON: the set-up installed nothing into it.
+        "$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-test.txt" \
+            >"$work/pip.log" 2>&1 || { say "pip install into $odoo_python failed:"; tail -n 5 "$work/pip.log"; }
+    fi
     run_pure "$odoo_python"
-    if ensure_postgres; then
+    if psql -d postgres -Atc 'select 1' >/dev/null 2>&1; then
         run_odoo
     else
-        say "PostgreSQL is not reachable: the Odoo suite cannot run"
+        say "PostgreSQL is not reachable: the Odoo suite cannot run and counts as failed"
         odoo_failed=1
     fi
 else
-    say "No Odoo 19 found (PCA_ODOO_PYTHON/PCA_ODOO_SRC, /opt/odoo19, importable odoo):"
-    say "the Odoo suite was SKIPPED; only the pure suite runs."
-    venv="$repo/.venv"
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$repo/requirements-test.txt" \
-        >"$work/pip.log" 2>&1 || tail -n 5 "$work/pip.log"
-    run_pure "$venv/bin/python"
+    say "the set-up failed (above): the Odoo suite cannot run and counts as failed"
+    say "(PCA_PURE_ONLY=1 runs the pure suite alone)"
+    odoo_failed=1
+    if find_odoo >/dev/null 2>&1; then run_pure "$odoo_python"; else pure_in_venv; fi
 fi
 
 say "pure: $pure_passed passed, $pure_failed failed; odoo: $odoo_passed passed, $odoo_failed failed"

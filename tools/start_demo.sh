@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Start Odoo 19 with this addon and its demo calls on http://127.0.0.1:8069
 # (login admin / admin). Usage: tools/start_demo.sh [DATABASE]
-# Finds Odoo like the test command does (tools/odoo_env.sh); installs nothing.
+# Sets up what it needs first, like the test command (tools/setup_odoo.py
+# through tools/odoo_env.sh; each step skipped when done).
+# PCA_HTTP_PORT serves on another port (default 8069).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { printf '[start_demo] %s\n' "$*"; }
+# shellcheck source=tools/odoo_env.sh
 source "$repo/tools/odoo_env.sh"
-find_odoo || { say "no Odoo 19 found: set PCA_ODOO_PYTHON and PCA_ODOO_SRC"; exit 1; }
+prepare_odoo || { say "the set-up failed (above): the demo cannot start"; exit 1; }
 db=${1:-phone_demo}
+port=${PCA_HTTP_PORT:-8069}
 links=$(mktemp -d /tmp/pca-demo.XXXXXX)
 ln -s "$repo" "$links/phone_call_accounting"
 addons=$links
 [ -n "$odoo_addons" ] && addons="$odoo_addons,$links"
-"$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements.txt"
+if [ -z "$odoo_managed" ]; then
+    # An Odoo named by PCA_ODOO_PYTHON: the set-up installed nothing into it.
+    "$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements.txt"
+fi
 init=()
 if ! psql -d "$db" -Atc 'select 1 from ir_module_module limit 1' >/dev/null 2>&1; then
     init=(-i phone_call_accounting --with-demo)
     say "creating database $db with the demo calls"
 fi
+say "serving database $db on http://127.0.0.1:$port (login admin, password admin)"
 cd "$links"
 exec env PYTHONPATH="$odoo_src" "$odoo_python" -m odoo --addons-path="$addons" -d "$db" \
-    --db-filter="^$db\$" "${init[@]}" --http-interface=127.0.0.1 --http-port=8069
+    --db-filter="^$db\$" "${init[@]}" --http-interface=127.0.0.1 --http-port="$port"
