@@ -2,10 +2,25 @@
 
 import random
 from datetime import timedelta
+from pathlib import Path
+
+from .recordings import check_audio
 
 STATUS_WEIGHTS = {"answered": 70, "missed": 15, "busy": 6, "failed": 4, "unknown": 5}
 DIRECTION_WEIGHTS = {"incoming": 55, "outgoing": 35, "internal": 10}
 COMPANY_NUMBER = "+31207940100"
+
+# Recordings shipped with the demo (spoken by demo/recordings/make_recordings.sh).
+RECORDINGS_DIR = Path(__file__).resolve().parent.parent / "demo" / "recordings"
+# Today's recorded calls: (file, direction, client index in ``known_numbers``,
+# extension, minutes ago, talk seconds). What is said in them is transcribed
+# when the demo loads, so their figures and keyword flags are the analysis's own.
+RECORDED_CALLS = (
+    ("lawyer_two_sided.wav", "incoming", 2, "102", 25, 6),  # stereo: caller left, agent right
+    ("cancel_order.wav", "incoming", 0, "101", 55, 3),
+    ("money_back.wav", "incoming", 1, "103", 85, 5),
+    ("call_back.wav", "outgoing", 3, "103", 115, 3),
+)
 
 
 def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=18, seed=19):
@@ -61,6 +76,36 @@ def demo_calls(now, known_numbers, unknown_numbers, extensions, days=7, per_day=
         first_extension=extensions[0],
     )
     return calls
+
+
+def recorded_calls(now, known_numbers):
+    """Today's answered calls with a recording, as the PBX delivers them."""
+    calls = []
+    for index, (name, direction, client, extension, minutes, talk) in enumerate(RECORDED_CALLS):
+        number = known_numbers[client]
+        incoming = direction == "incoming"
+        calls.append(
+            {
+                "external_id": f"demo-recorded-{index}",
+                "direction": direction,
+                "status": "answered",
+                "from_number": number if incoming else extension,
+                "to_number": COMPANY_NUMBER if incoming else number,
+                "extension": extension,
+                "first_extension": extension if incoming else "",
+                "start": (now - timedelta(minutes=minutes)).isoformat(),
+                "ring_seconds": 4 + index,
+                "talk_seconds": talk,
+                "recording": name,
+                "hangup_cause": "16",
+            }
+        )
+    return calls
+
+
+def recording(name):
+    """The shipped recording ``name`` as a :class:`~pbx.recordings.Recording`."""
+    return check_audio((RECORDINGS_DIR / name).read_bytes(), name)
 
 
 def _one_call(rng, external_id, start, known_numbers, unknown_numbers, extensions):
