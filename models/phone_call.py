@@ -122,13 +122,13 @@ class PhoneCall(models.Model):
     first_extension = fields.Char(readonly=True, help="The extension that rang first.")
     transferred = fields.Boolean(readonly=True)
     ring_duration = fields.Integer(
-        string="Ring Time (s)", aggregator="sum", readonly=True, help="Seconds from ring to answer."
+        string="Ring Time", aggregator="sum", readonly=True, help="Seconds from ring to answer."
     )
     duration = fields.Integer(
-        string="Talk Time (s)", aggregator="sum", readonly=True, help="Seconds of conversation."
+        string="Talk Time", aggregator="sum", readonly=True, help="Seconds of conversation."
     )
     duration_hours = fields.Float(
-        string="Duration",
+        string="Talk Time (hours)",
         compute="_compute_duration_hours",
         store=True,
         readonly=False,
@@ -232,6 +232,14 @@ class PhoneCall(models.Model):
     partner_call_ids = fields.Many2many(
         "phone.call", string="Client History", compute="_compute_partner_call_ids"
     )
+    partner_call_count = fields.Integer(
+        string="Client's Calls", compute="_compute_partner_call_ids"
+    )
+    call_end_time = fields.Float(
+        string="End Time",
+        compute="_compute_call_end_time",
+        help="Time of day the call ended, in the call time zone.",
+    )
     status_picture_url = fields.Char(compute="_compute_picture_urls")
     direction_picture_url = fields.Char(compute="_compute_picture_urls")
 
@@ -280,11 +288,22 @@ class PhoneCall(models.Model):
     def _compute_partner_call_ids(self):
         for call in self:
             if call.partner_id:
-                call.partner_call_ids = self.search(
-                    [("partner_id", "=", call.partner_id.id)], limit=80
-                )
+                # The call itself is on screen already: its history is the others.
+                others = [("partner_id", "=", call.partner_id.id), ("id", "!=", call.id)]
+                call.partner_call_ids = self.search(others, limit=80)
+                call.partner_call_count = self.search_count(others) + 1
             else:
                 call.partner_call_ids = False
+                call.partner_call_count = 0
+
+    @api.depends("call_end", "company_id")
+    def _compute_call_end_time(self):
+        for call in self:
+            if not call.call_end:
+                call.call_end_time = 0.0
+                continue
+            end = fields.Datetime.to_datetime(call.call_end).replace(tzinfo=ZoneInfo("UTC"))
+            call.call_end_time = _local_day_and_time(end, call.company_id._phone_timezone())[1]
 
     @api.depends("recording_downloaded")
     def _compute_recording_url(self):
@@ -303,13 +322,21 @@ class PhoneCall(models.Model):
             call.direction_picture_url = urls.get(("direction", call.direction), False)
 
     @api.depends("direction", "client_number", "from_number", "to_number", "partner_id")
+    @api.depends_context("lang")
     def _compute_display_name(self):
-        labels = dict(DIRECTIONS)
+        labels = dict(self._fields["direction"]._description_selection(self.env))
         for call in self:
             other = call.partner_id.name or call.client_number
             if not other:
                 other = f"{call.from_number or '?'} → {call.to_number or '?'}"
             call.display_name = f"{labels.get(call.direction, '')} {other}".strip()
+
+    def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
+        # Date and time of day are parts of the start: sorting by either sorts
+        # by the start, so that times within a day follow the same direction.
+        if field_name in ("call_date", "call_time"):
+            field_name = "call_start"
+        return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
 
     # ------------------------------------------------------------------
     # The one way in
@@ -611,7 +638,8 @@ class PhoneCall(models.Model):
         Activity.with_context(mail_activity_quick_update=True).create(new)
 
     def _phone_callback_responsible(self):
-        """The client's salesperson, else whoever's phone rang, else the reviewer."""
+        """The client's salesperson, else whoever's phone rang, else the reviewer
+        (or, without one, a Phone manager)."""
         self.ensure_one()
         salesperson = self.partner_id.user_id
         if salesperson and salesperson.active and not salesperson.share:
@@ -623,7 +651,7 @@ class PhoneCall(models.Model):
                 ._phone_users_by_extension({self.first_extension}, self.company_id)
                 .get(self.first_extension)
             )
-        return rang or self.company_id.phone_reviewer_id
+        return rang or self.company_id._phone_review_users()[:1]
 
     def _phone_close_callbacks(self, answered_call):
         """Mark missed calls called back and finish the client's callback activity."""
@@ -655,10 +683,13 @@ class PhoneCall(models.Model):
 
     @api.model
     def _long_call_review_domain(self):
+        # Calls of a company with nobody to review them wait, out of the batches.
+        companies = self.env["res.company"].sudo().search([])  # pylint: disable=no-search-all
+        reviewed = companies.filtered(lambda company: company._phone_review_users())
         return [
             ("is_too_long", "=", True),
             ("review_scheduled", "=", False),
-            ("company_id.phone_reviewer_id", "!=", False),
+            ("company_id", "in", reviewed.ids),
         ]
 
     @api.model
@@ -667,21 +698,29 @@ class PhoneCall(models.Model):
 
     def _schedule_long_call_review(self):
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_long_call_review")
+        reviewers = {}
         for call in self:
-            reviewer = call.company_id.phone_reviewer_id
-            minutes = call.company_id.phone_long_call_minutes
+            company = call.company_id
+            if company not in reviewers:
+                reviewers[company] = company._phone_review_users()[:1]
+            reviewer = reviewers[company]
+            if not reviewer:
+                continue  # left pending: the cron's domain skips it until someone can review
+            # Written in the reviewer's language: the cron's own is nobody's.
+            call = call.with_context(lang=reviewer.lang)
             call.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=self.env._(
+                summary=call.env._(
                     "Review long call (%(minutes)s min)", minutes=round(call.duration / 60)
                 ),
-                note=self.env._(
-                    "This call lasted longer than the %(limit)s minutes allowed.", limit=minutes
+                note=call.env._(
+                    "This call lasted longer than the %(limit)s minutes allowed.",
+                    limit=company.phone_long_call_minutes,
                 ),
                 user_id=reviewer.id,
                 date_deadline=fields.Date.context_today(call),
             )
-        self.review_scheduled = True
+            call.review_scheduled = True
 
     @api.model
     def _phone_demo_ingest(self):
@@ -907,11 +946,12 @@ class PhoneCall(models.Model):
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
-        reviewer = self.company_id.phone_reviewer_id
+        reviewer = self.company_id._phone_review_users()[:1]
         if flagged.filtered("review") and reviewer and not self.keyword_review_scheduled:
-            self.activity_schedule(
+            call = self.with_context(lang=reviewer.lang)
+            call.activity_schedule(
                 "phone_call_accounting.mail_activity_type_keyword_review",
-                summary=self.env._("Review call mentioning %s", ", ".join(flagged.mapped("name"))),
+                summary=call.env._("Review call mentioning %s", ", ".join(flagged.mapped("name"))),
                 user_id=reviewer.id,
                 date_deadline=fields.Date.context_today(self),
             )
@@ -931,6 +971,23 @@ class PhoneCall(models.Model):
         self.filtered("recording").write(
             {"recording_state": "pending", "recording_attempts": 0, "recording_next_try": False}
         )
+
+    def action_mark_called_back(self):
+        """Settle missed calls by hand (called back from a mobile, by e-mail...)."""
+        pending = self.filtered(lambda call: call.callback_state == "pending")
+        pending.write({"callback_state": "done"})
+        activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
+        still_waiting = self.search(
+            [("callback_state", "=", "pending"), ("partner_id", "in", pending.partner_id.ids)]
+        )
+        for partner in pending.partner_id - still_waiting.partner_id:
+            partner.activity_ids.filtered(
+                lambda a: a.activity_type_id == activity_type
+            ).action_feedback(feedback=self.env._("Marked called back by %s", self.env.user.name))
+
+    def action_dial(self):
+        self.ensure_one()
+        return self.env.user.action_phone_dial(self.client_number or self.from_number or "")
 
     def action_open_partner(self):
         self.ensure_one()

@@ -1,10 +1,43 @@
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pytz
+
 from odoo import api, fields, models
 from odoo.tools import ormcache
 
+from ..pbx import transcribe
+
 # Company fields the cached phone settings are made of.
 _PHONE_SETTINGS = {"phone_default_country_id", "country_id", "partner_id", "phone", "active"}
+
+
+def _engine_labels(env):
+    """Readable names of the speech engines pbx.transcribe ships; plug-ins show their own."""
+    return {"pocketsphinx": env._("PocketSphinx (offline, English)"), "none": env._("Off")}
+
+
+def _language_labels(env):
+    return {
+        "en-us": env._("English (US)"),
+        "en-gb": env._("English (UK)"),
+        "ko": env._("Korean"),
+        "nl": env._("Dutch"),
+        "de": env._("German"),
+        "fr": env._("French"),
+        "es": env._("Spanish"),
+        "ja": env._("Japanese"),
+        "zh": env._("Chinese"),
+    }
+
+
+def _engine_selection(self):
+    labels = _engine_labels(self.env)
+    return [(name, labels.get(name, name)) for name in transcribe.available_backends()]
+
+
+def _language_selection(self):
+    labels = _language_labels(self.env)
+    return sorted(labels.items(), key=lambda item: item[1])
 
 
 class ResCompany(models.Model):
@@ -57,12 +90,15 @@ class ResCompany(models.Model):
     phone_transcription = fields.Boolean(
         string="Transcribe Recordings", default=True, help="Offline speech recognition."
     )
-    phone_transcription_backend = fields.Char(
+    phone_transcription_backend = fields.Selection(
+        _engine_selection,
         string="Speech Engine",
         default="pocketsphinx",
-        help="Name of a registered local speech engine (pbx.transcribe); pocketsphinx ships.",
+        help="Local speech engine that transcribes recordings.",
     )
-    phone_transcription_language = fields.Char(string="Speech Language", default="en-us")
+    phone_transcription_language = fields.Selection(
+        _language_selection, string="Speech Language", default="en-us"
+    )
 
     _phone_long_call_minutes_positive = models.Constraint(
         "CHECK(phone_long_call_minutes >= 0)", "The long call threshold cannot be negative."
@@ -89,7 +125,36 @@ class ResCompany(models.Model):
         """
         company = self.sudo()
         country = (company.phone_default_country_id or company.country_id).code or None
-        return country, company.partner_id.tz or "UTC"
+        return country, company._phone_timezone_name(country)
+
+    def _phone_timezone_name(self, country=None):
+        """The company's time zone, else the first administrator's, else the
+        main zone of its phone country: a new database has none of its own."""
+        self.ensure_one()
+        if self.partner_id.tz:
+            return self.partner_id.tz
+        admins = (
+            self.env.ref("base.group_system")
+            .sudo()
+            .all_user_ids.filtered(lambda user: user.tz and not user.share and user.id != 1)
+        )
+        if admins:
+            return admins.sorted("id")[0].tz
+        zones = pytz.country_timezones.get(country or "", [])
+        return zones[0] if zones else "UTC"
+
+    def _phone_review_users(self):
+        """Who gets reviews and unclaimed call-backs: the reviewer, else the
+        company's Phone managers, so that nothing waits unseen."""
+        self.ensure_one()
+        if self.phone_reviewer_id.active:
+            return self.phone_reviewer_id
+        managers = self.env.ref("phone_call_accounting.group_phone_manager").sudo().all_user_ids
+        return managers.filtered(
+            lambda user: (
+                user.active and not user.share and user.id != 1 and self in user.company_ids
+            )
+        ).sorted("id")
 
     @api.model
     @ormcache()

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -30,12 +30,46 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.phone_long_silence_seconds", readonly=False
     )
     phone_transcription = fields.Boolean(related="company_id.phone_transcription", readonly=False)
-    phone_transcription_backend = fields.Char(
+    phone_transcription_backend = fields.Selection(
         related="company_id.phone_transcription_backend", readonly=False
     )
-    phone_transcription_language = fields.Char(
+    phone_transcription_language = fields.Selection(
         related="company_id.phone_transcription_language", readonly=False
     )
     phone_timezone = fields.Selection(
         related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
     )
+    phone_timezone_effective = fields.Char(
+        string="Calls Dated In", compute="_compute_phone_timezone_effective"
+    )
+    phone_review_fallback = fields.Char(
+        string="Without Reviewer", compute="_compute_phone_review_fallback"
+    )
+
+    @api.depends("company_id", "phone_timezone")
+    def _compute_phone_timezone_effective(self):
+        for settings in self:
+            company = settings.company_id
+            settings.phone_timezone_effective = settings.phone_timezone or (
+                company._phone_timezone_name(company._phone_country_code())
+            )
+
+    @api.depends("company_id", "phone_reviewer_id")
+    def _compute_phone_review_fallback(self):
+        for settings in self:
+            if settings.phone_reviewer_id:
+                settings.phone_review_fallback = False
+                continue
+            managers = settings.company_id._phone_review_users()
+            settings.phone_review_fallback = (
+                self.env._(
+                    "No reviewer: long calls to review and call-backs nobody else takes go to "
+                    "the Phone managers (%s).",
+                    ", ".join(managers.mapped("name")),
+                )
+                if managers
+                else self.env._(
+                    "No reviewer and no Phone manager: long calls and call-backs have nobody "
+                    "to go to."
+                )
+            )

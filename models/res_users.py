@@ -55,7 +55,8 @@ class ResUsers(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if {"phone_extension", "company_id", "company_ids", "active"} & set(vals):
+        # tz: an administrator's time zone dates calls of a company that has none.
+        if {"phone_extension", "company_id", "company_ids", "active", "tz"} & set(vals):
             self.env.registry.clear_cache()
         return result
 

@@ -37,20 +37,20 @@ class PhoneCallReport(models.Model):
         string="Missed, Not Called Back", readonly=True, aggregator="sum"
     )
     answer_rate = fields.Float(
-        string="Answer Rate (%)",
+        string="Answer Rate",
         readonly=True,
         aggregator="avg",
         help="Answered incoming calls out of all incoming calls.",
     )
-    ring_seconds = fields.Integer(string="Ring Time (s)", readonly=True, aggregator="sum")
+    ring_seconds = fields.Integer(string="Ring Time", readonly=True, aggregator="sum")
     ring_seconds_avg = fields.Float(
-        string="Average Ring Time (s)",
+        string="Average Ring Time",
         readonly=True,
         aggregator="avg",
         help="Seconds before an answered call was answered.",
     )
-    talk_seconds = fields.Integer(string="Talk Time (s)", readonly=True, aggregator="sum")
-    talk_seconds_avg = fields.Float(string="Average Talk Time (s)", readonly=True, aggregator="avg")
+    talk_seconds = fields.Integer(string="Talk Time", readonly=True, aggregator="sum")
+    talk_seconds_avg = fields.Float(string="Average Talk Time", readonly=True, aggregator="avg")
     cost = fields.Monetary(readonly=True, aggregator="sum")
 
     def init(self):
@@ -75,7 +75,7 @@ class PhoneCallReport(models.Model):
                        (c.status = 'missed')::integer AS missed_count,
                        (c.callback_state = 'pending')::integer AS not_called_back_count,
                        CASE WHEN c.direction = 'incoming'
-                            THEN CASE WHEN c.status = 'answered' THEN 100.0 ELSE 0.0 END
+                            THEN CASE WHEN c.status = 'answered' THEN 1.0 ELSE 0.0 END
                        END AS answer_rate,
                        c.ring_duration AS ring_seconds,
                        CASE WHEN c.status = 'answered' THEN c.ring_duration END

@@ -45,7 +45,7 @@ class TestKorean(TransactionCase):
             "user_id": "직원",
             "partner_id": "고객",
             "client_type_id": "고객 유형",
-            "duration_hours": "통화 시간",
+            "duration": "통화 시간",
             "is_too_long": "장시간 통화",
             "cost": "비용",
             "keyword_ids": "언급된 키워드",
@@ -87,6 +87,16 @@ class TestKorean(TransactionCase):
             and not desc["string"].isupper()
         ]
         self.assertFalse(untranslated, "columns without a Korean label")
+
+    def test_call_labels_are_distinct(self):
+        """Two fields with one Korean label cannot be told apart in lists and filters."""
+        labels = {}
+        Call = self.env_ko["phone.call"]
+        for name, desc in Call.fields_get([], ["string"]).items():
+            if Call._fields[name]._module == MODULE:
+                labels.setdefault(desc["string"], []).append(name)
+        same = {label: names for label, names in labels.items() if len(names) > 1}
+        self.assertFalse(same, "fields sharing a Korean label")
 
     def test_data_records(self):
         activity = self.env_ko.ref(f"{MODULE}.mail_activity_type_callback")

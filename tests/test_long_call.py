@@ -78,7 +78,18 @@ class TestLongCall(PhoneCase):
         self.Call._cron_schedule_long_call_reviews()
         self.assertEqual(len(self.reviews(long_calls)), 4, "a done review is not given again")
 
-    def test_cron_without_reviewer_waits(self):
+    def test_cron_without_reviewer_goes_to_a_phone_manager(self):
+        call = self.ingest_one(talk_seconds=self.minutes(15))
+        self.Call._cron_schedule_long_call_reviews()
+        review = self.reviews(call)
+        self.assertEqual(len(review), 1, "a fresh install has no reviewer: nothing waits unseen")
+        self.assertTrue(review.user_id.has_group("phone_call_accounting.group_phone_manager"))
+        self.assertIn(self.company, review.user_id.company_ids)
+        self.assertTrue(call.review_scheduled)
+
+    def test_cron_with_nobody_to_review_waits(self):
+        managers = self.env.ref("phone_call_accounting.group_phone_manager")
+        managers.user_ids.group_ids -= managers
         call = self.ingest_one(talk_seconds=self.minutes(15))
         self.Call._cron_schedule_long_call_reviews()
         self.assertFalse(self.reviews(call))
@@ -86,6 +97,19 @@ class TestLongCall(PhoneCase):
         self.company.phone_reviewer_id = self.agent
         self.Call._cron_schedule_long_call_reviews()
         self.assertEqual(self.reviews(call).user_id, self.agent)
+
+    def test_review_is_written_in_the_reviewers_language(self):
+        self.env["res.lang"]._activate_lang("ko_KR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["phone_call_accounting"], ["ko_KR"], overwrite=True
+        )
+        self.manager.lang = "ko_KR"
+        self.company.phone_reviewer_id = self.manager
+        call = self.ingest_one(talk_seconds=self.minutes(47))
+        self.Call._cron_schedule_long_call_reviews()
+        review = self.reviews(call)
+        self.assertEqual(review.summary, "장시간 통화 검토 (47분)")
+        self.assertIn("10분", str(review.note))
 
     def test_cron_record_runs_the_method(self):
         cron = self.env.ref("phone_call_accounting.ir_cron_phone_long_call_review")

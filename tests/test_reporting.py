@@ -37,7 +37,7 @@ class TestReporting(PhoneCase):
                 "not_called_back_count:sum",
             ],
         )
-        self.assertAlmostEqual(rate, 50.0, msg="2 answered of 4 incoming")
+        self.assertAlmostEqual(rate, 0.5, msg="2 answered of 4 incoming, a share like the others")
         self.assertAlmostEqual(ring_avg, (4 + 8 + 20) / 3)
         self.assertAlmostEqual(talk_avg, (100 + 200 + 60) / 3)
         self.assertEqual((talk, calls, open_missed), (360, 5, 1))
@@ -48,7 +48,13 @@ class TestReporting(PhoneCase):
                 [("direction", "=", "incoming")], ["user_id"], ["answer_rate:avg"]
             )
         )
-        self.assertAlmostEqual(by_user[self.agent], 100.0)
+        self.assertAlmostEqual(by_user[self.agent], 1.0)
+        outgoing_only = dict(
+            self.Report._read_group(
+                [("direction", "=", "outgoing")], ["direction"], ["answer_rate:avg"]
+            )
+        )
+        self.assertIs(outgoing_only["outgoing"], False, "no incoming call: no rate, not 0 %")
         by_hour = dict(self.Report._read_group([], ["call_hour"], ["call_count:sum"]))
         # 08:05 UTC is 09:05 in Amsterdam.
         self.assertEqual(by_hour, {9: 2, 10: 3})
@@ -73,6 +79,15 @@ class TestReporting(PhoneCase):
         arch = self.Report.get_views([(False, "graph")])["views"]["graph"]["arch"]
         self.assertIn('name="call_date" interval="day"', arch)
         self.assertIn('name="status"', arch)
+
+    def test_shares_and_durations_display_one_way(self):
+        """Shares are 0-1 shown as %, blank without a value; seconds as h:mm:ss."""
+        for view_type in ("graph", "pivot"):
+            arch = self.Report.get_views([(False, view_type)])["views"][view_type]["arch"]
+            self.assertIn('name="answer_rate" type="measure" widget="phone_share"', arch)
+            self.assertNotIn('widget="percentage"', arch)
+            for seconds in ("ring_seconds_avg", "talk_seconds_avg", "talk_seconds"):
+                self.assertIn(f'name="{seconds}" type="measure" widget="phone_duration"', arch)
 
 
 @tagged("post_install", "-at_install")

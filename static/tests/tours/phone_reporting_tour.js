@@ -35,7 +35,12 @@ registry.category("web_tour.tours").add("phone_call_accounting_reporting_tour", 
             trigger: '.o_pivot thead th:contains("Answer Rate")',
         },
         {
-            trigger: ".o_pivot tbody td.o_pivot_cell_value",
+            content: "One of two incoming calls answered reads 50 %, not 5,000 %",
+            trigger: '.o_pivot tbody td.o_pivot_cell_value:contains("50%")',
+        },
+        {
+            content: "Average talk time reads as a duration, not seconds",
+            trigger: '.o_pivot tbody td.o_pivot_cell_value:contains("00:00:42")',
         },
     ],
 });
