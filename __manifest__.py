@@ -27,6 +27,7 @@
         "data/phone_call_picture_data.xml",
         "data/ir_cron_data.xml",
         "views/phone_call_views.xml",
+        "views/phone_call_calendar_views.xml",
         "views/phone_call_dial_views.xml",
         "wizard/phone_cdr_import_views.xml",
         "views/phone_pbx_views.xml",
