@@ -52,6 +52,11 @@
             "phone_call_accounting/static/src/dial/**/*",
             "phone_call_accounting/static/src/callbacks/**/*",
         ],
+        # Odoo loads its graph view lazily (web.assets_backend_lazy): a patch of it
+        # must be in the same bundle, or every page logs an unmet dependency.
+        "web.assets_backend_lazy": [
+            "phone_call_accounting/static/src/graph/**/*",
+        ],
         "web.assets_tests": [
             "phone_call_accounting/static/tests/tours/**/*",
         ],

@@ -8,6 +8,7 @@ from . import (
     test_cost,
     test_demo,
     test_dial,
+    test_graph_colors,
     test_i18n,
     test_ingest,
     test_long_call,
