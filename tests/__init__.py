@@ -12,6 +12,7 @@ from . import (
     test_i18n,
     test_ingest,
     test_long_call,
+    test_menus,
     test_migration,
     test_partner_matching,
     test_recordings,
