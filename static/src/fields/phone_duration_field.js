@@ -25,7 +25,8 @@ export function formatPhoneShare(value, options = {}) {
     if (value === false || value === null || value === undefined) {
         return "";
     }
-    return formatPercentage(value, { digits: [16, 1], ...options });
+    // One decimal at most, whatever the view passes along: "50%", "33.3%".
+    return formatPercentage(value, { ...options, digits: [16, 1], trailingZeros: false });
 }
 formatPhoneShare.extractOptions = formatPercentage.extractOptions;
 
