@@ -20,5 +20,6 @@ from . import (
     test_ringing,
     test_security,
     test_tour,
+    test_usability,
     test_webhook,
 )
