@@ -506,7 +506,7 @@ class TestPhoneMenus(MenuWalkCase, TransactionCase):
         self.assertEqual(walker.visited["phone_call_accounting.phone_settings_menu"], ["form"])
         self.assertEqual(
             sorted(walker.visited["phone_call_accounting.phone_call_menu"]),
-            ["form", "graph", "list", "pivot"],
+            ["calendar", "form", "graph", "list", "pivot"],
         )
 
     def test_manager_without_settings_rights(self):
