@@ -14,10 +14,10 @@ What it does:
 2. Serves that trace from the fake AMI server (:mod:`pbx.fake_ami`) in a
    separate process over loopback TCP: banner, Login, then the whole trace
    as fast as the client reads it, then it hangs up.
-3. Logs in with :class:`pbx.ami_manager.Manager` and with stock pyst2
+3. Logs in with :class:`pbx.asterisk.ami_manager.Manager` and with stock pyst2
    ``asterisk.manager.Manager``. Both register a ``*`` callback that feeds
-   every event to a :class:`pbx.assembler.CallAssembler` (stock pyst2 gives
-   a headers dict, turned into a :class:`pbx.ami.Message` first). The clock
+   every event to a :class:`pbx.asterisk.assembler.CallAssembler` (stock pyst2 gives
+   a headers dict, turned into a :class:`pbx.asterisk.ami.Message` first). The clock
    runs from the Login response to the last event dispatched.
 4. For information, runs the whole :class:`pbx.listener.Listener` once
    (manager, assembler, SQLite spool with synchronous=FULL, delivery thread
@@ -53,9 +53,9 @@ sys.path.insert(0, str(REPO))
 
 from asterisk import manager as stock_manager
 
-from pbx.ami import Message, parse_file
-from pbx.ami_manager import Manager
-from pbx.assembler import CallAssembler
+from pbx.asterisk.ami import Message, parse_file
+from pbx.asterisk.ami_manager import Manager
+from pbx.asterisk.assembler import CallAssembler
 from pbx.delivery import Reply
 from pbx.listener import Listener, check_listen_config
 
@@ -224,7 +224,7 @@ def main(argv=None):
             events, elapsed, cpu, calls, reads = run_ours(port)
             rate = events / elapsed
             print(
-                f"  pbx.ami_manager run {run}: {events} events in {elapsed:.2f} s = "
+                f"  pbx.asterisk.ami_manager run {run}: {events} events in {elapsed:.2f} s = "
                 f"{rate:,.0f} events/s ({events / cpu:,.0f} per CPU second of this process; "
                 f"{calls} calls, {reads} socket reads)"
             )
@@ -251,7 +251,7 @@ def main(argv=None):
         process.wait(10)
 
     print()
-    print(f"listener (pbx.ami_manager.Manager): {best:,.0f} events/s")
+    print(f"listener (pbx.asterisk.ami_manager.Manager): {best:,.0f} events/s")
     print(f"full Listener incl. spool:          {full_rate:,.0f} events/s (information)")
     if stock_rate is not None:
         ratio = best / stock_rate if stock_rate else math.inf

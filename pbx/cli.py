@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .ami import iter_file
-from .assembler import CallAssembler
-from .cdr import parse_cdr_file
+from .asterisk.ami import iter_file
+from .asterisk.assembler import CallAssembler
+from .asterisk.cdr import parse_cdr_file
 
 OUTPUT_KEYS = (
     "call_id",

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from .ami import Parser, parse_bytes
+from .asterisk.ami import Parser, parse_bytes
 
 BANNER = b"Asterisk Call Manager/5.0.1\r\n"
 _MESSAGE_END = re.compile(rb"(?:[ \t]*\r?\n){2,}")
@@ -61,7 +61,7 @@ def load_messages(paths, repeat=1):
 def add_channel_variables(messages, variables):
     """Add ``ChanVariable: NAME=value`` lines, as manager.conf ``channelvars`` does.
 
-    ``variables(message)`` gets each parsed :class:`pbx.ami.Message` with a
+    ``variables(message)`` gets each parsed :class:`pbx.asterisk.ami.Message` with a
     channel snapshot and returns ``(name, value)`` pairs to add.
     """
     result = []

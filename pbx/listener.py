@@ -2,7 +2,7 @@
 
 ``python -m pbx listen --config CONFIG.json`` runs a :class:`Listener`:
 
-* a **supervisor** thread connects a fresh :class:`pbx.ami_manager.Manager`
+* a **supervisor** thread connects a fresh :class:`pbx.asterisk.ami_manager.Manager`
   (pyst2 cannot reconnect one), logs in, and then pings it every
   ``ami.ping_interval`` seconds. When the socket closes, the reader fails or
   a Ping goes unanswered, it retires that Manager and connects a new one at
@@ -10,7 +10,7 @@
   unreachable). Every action (Login, Ping, Logoff) is sent from this one
   thread.
 * the Manager's **dispatch** thread feeds each event to one
-  :class:`pbx.assembler.CallAssembler`, which outlives reconnects, and
+  :class:`pbx.asterisk.assembler.CallAssembler`, which outlives reconnects, and
   writes the calls it finishes to the :class:`pbx.spool.Spool` (SQLite, WAL)
   before anything tries to send them.
 * a **delivery** thread posts spooled calls to Odoo in batches
@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .ami_manager import Manager, ManagerAuthException, ManagerException, ManagerTimeout
-from .assembler import CallAssembler
+from .asterisk.ami_manager import Manager, ManagerAuthException, ManagerException, ManagerTimeout
+from .asterisk.assembler import CallAssembler
 from .cli import ConfigError, load_config
 from .delivery import Deliverer, Webhook
 from .ringing import RingingDetector, RingingSender

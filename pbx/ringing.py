@@ -29,7 +29,7 @@ from collections import OrderedDict
 from http.client import HTTPException
 from urllib.parse import urlsplit
 
-from .channels import (
+from .asterisk.channels import (
     PHONE,
     channel_kind,
     clean_number,

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from .channels import compile_trunks
+from .asterisk.channels import compile_trunks
 from .numbers import INTERNAL, classify
 
 FORMATS = ("native", "yeastar", "3cx", "freeswitch")

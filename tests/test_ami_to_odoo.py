@@ -14,8 +14,8 @@ from pathlib import Path
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from ..pbx.ami import parse_bytes
-from ..pbx.assembler import assemble
+from ..pbx.asterisk.ami import parse_bytes
+from ..pbx.asterisk.assembler import assemble
 from ..pbx.fake_ami import FakeAmiServer, load_messages
 from ..pbx.listener import Listener, check_listen_config
 from ..pbx.spool import DELIVERED, PENDING, Spool

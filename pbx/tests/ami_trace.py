@@ -7,7 +7,7 @@ Exten, with a ``Dest`` copy for dials) and, like ``timestampevents=yes``,
 a ``Timestamp`` header.
 """
 
-from pbx.ami import parse_bytes
+from pbx.asterisk.ami import parse_bytes
 
 START = 1767258000.0  # 2026-01-01 09:00:00 UTC
 

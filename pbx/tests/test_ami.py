@@ -1,6 +1,6 @@
 import pytest
 
-from pbx.ami import Message, Parser, encode_action, iter_file, parse_bytes, parse_file
+from pbx.asterisk.ami import Message, Parser, encode_action, iter_file, parse_bytes, parse_file
 from pbx.tests.recordings import recording
 
 TWO_EVENTS = (

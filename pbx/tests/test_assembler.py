@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from pbx.ami import Parser, parse_bytes, parse_file
-from pbx.assembler import CallAssembler, assemble
+from pbx.asterisk.ami import Parser, parse_bytes, parse_file
+from pbx.asterisk.assembler import CallAssembler, assemble
 from pbx.tests.ami_trace import START, Trace
 from pbx.tests.recordings import TRUNKS, recording
 

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from pbx.cdr import CdrError, parse_cdr, parse_cdr_file, read_rows
+from pbx.asterisk.cdr import CdrError, parse_cdr, parse_cdr_file, read_rows
 
 TRUNKS = [r"^PJSIP/provider-"]
 

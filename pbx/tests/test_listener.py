@@ -2,7 +2,7 @@
 
 Every test talks TCP to the fake AMI server (:mod:`pbx.fake_ami`) on
 127.0.0.1, which replays the shared real recordings. The ``stock`` tests
-document what :class:`pbx.ami_manager.Manager` exists for; if a pyst2
+document what :class:`pbx.asterisk.ami_manager.Manager` exists for; if a pyst2
 upgrade fixes a defect, its stock test fails and says so.
 """
 
@@ -17,8 +17,8 @@ from contextlib import suppress
 import pytest
 from asterisk import manager as stock
 
-from pbx.ami import Parser, parse_bytes
-from pbx.ami_manager import (
+from pbx.asterisk.ami import Parser, parse_bytes
+from pbx.asterisk.ami_manager import (
     AmiEvent,
     ChunkParser,
     Manager,
@@ -26,7 +26,7 @@ from pbx.ami_manager import (
     ManagerSocketException,
     ManagerTimeout,
 )
-from pbx.assembler import assemble
+from pbx.asterisk.assembler import assemble
 from pbx.fake_ami import FakeAmiServer, add_channel_variables, split_messages
 from pbx.tests.recordings import TRUNKS, recording
 
@@ -236,7 +236,10 @@ def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
 
 def test_manager_logs_a_failing_callback_and_goes_on(caplog):
     messages = recorded()
-    with FakeAmiServer(messages) as server, caplog.at_level(logging.ERROR, "pbx.ami_manager"):
+    with (
+        FakeAmiServer(messages) as server,
+        caplog.at_level(logging.ERROR, "pbx.asterisk.ami_manager"),
+    ):
         seen = Collect()
         manager = log_in(Manager(), server, failing_on(3), seen)
         assert seen.wait(len(messages))

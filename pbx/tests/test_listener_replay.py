@@ -18,9 +18,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from pbx.ami import parse_bytes, parse_file
-from pbx.ami_manager import Manager
-from pbx.assembler import CallAssembler, assemble
+from pbx.asterisk.ami import parse_bytes, parse_file
+from pbx.asterisk.ami_manager import Manager
+from pbx.asterisk.assembler import CallAssembler, assemble
 from pbx.cli import main
 from pbx.fake_ami import FakeAmiServer, load_messages, split_messages
 from pbx.listener import Listener, check_listen_config

@@ -1,4 +1,4 @@
-"""Click to dial: pbx.originate against a fake AMI server on 127.0.0.1."""
+"""Click to dial: pbx.asterisk.originate against a fake AMI server on 127.0.0.1."""
 
 import socket
 import threading
@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from pbx.asterisk.originate import OriginateError, dialling_form, originate
 from pbx.fake_ami_originate import FakeOriginateAmiServer, closed_port
-from pbx.originate import OriginateError, dialling_form, originate
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -150,6 +150,6 @@ def test_dialling_form_refuses_what_cannot_be_dialled(raw):
 def test_doctests():
     import doctest
 
-    import pbx.originate
+    import pbx.asterisk.originate
 
-    assert doctest.testmod(pbx.originate).failed == 0
+    assert doctest.testmod(pbx.asterisk.originate).failed == 0

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pbx.ami import Message, parse_file
+from pbx.asterisk.ami import Message, parse_file
 from pbx.ringing import RingingDetector, RingingSender, post_ringing, ringing_events
 from pbx.tests.recordings import TRUNKS, recording
 

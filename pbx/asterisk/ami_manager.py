@@ -10,12 +10,12 @@ manager)``) and replaces the parts that break:
    line by line, and an unbuffered file reads a line one ``recv`` of one byte
    at a time: a few hundred events a second. Here the reader takes up to
    ``read_size`` bytes per ``recv`` and cuts them with :class:`ChunkParser`
-   (the :class:`pbx.ami.Parser` rules, a whole read at a time).
+   (the :class:`pbx.asterisk.ami.Parser` rules, a whole read at a time).
 2. **ChanVariable kills the reader.** ``ManagerMsg.parse`` calls the Python 2
    ``dict.has_key`` on every ``ChanVariable`` header (manager.conf
    ``channelvars``); the ``AttributeError`` stops message processing for
    good while ``connected()`` still says True. Here messages keep every
-   repeated header (:class:`pbx.ami.Message`); the pyst2-style ``headers``
+   repeated header (:class:`pbx.asterisk.ami.Message`); the pyst2-style ``headers``
    dict is built only on demand, with ``ChanVariable`` as a ``{name: value}``
    dict as pyst2 meant it.
 3. **A failing callback kills dispatching.** An exception in a callback ends
@@ -78,7 +78,7 @@ _MESSAGE_END = re.compile(r"\n(?:[^\S\n]*\n)+")
 
 
 class ChunkParser(Parser):
-    """:class:`pbx.ami.Parser` with the same results, about 40% faster on big reads.
+    """:class:`pbx.asterisk.ami.Parser` with the same results, about 40% faster on big reads.
 
     ``Parser`` decodes and splits each line with several Python calls; this
     decodes a whole read at once, finds message ends with one regex and
@@ -138,7 +138,7 @@ def _pyst_headers(pairs):
 
 
 class AmiMessage(_pyst.ManagerMsg):
-    """A pyst2 ``ManagerMsg`` view of a :class:`pbx.ami.Message`.
+    """A pyst2 ``ManagerMsg`` view of a :class:`pbx.asterisk.ami.Message`.
 
     ``ami`` is the parsed message with every header in wire order;
     ``headers`` (pyst2's dict) is built the first time it is used.
@@ -162,7 +162,7 @@ class AmiMessage(_pyst.ManagerMsg):
 
 
 class AmiEvent(_pyst.Event):
-    """A pyst2 ``Event``; ``event.ami`` is the :class:`pbx.ami.Message`."""
+    """A pyst2 ``Event``; ``event.ami`` is the :class:`pbx.asterisk.ami.Message`."""
 
     def __init__(self, message):  # pylint: disable=super-init-not-called
         self.ami = message

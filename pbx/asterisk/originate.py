@@ -1,7 +1,7 @@
 """Click to dial: ring the user's desk phone, then dial the client (AMI Originate).
 
 One short-lived AMI session through pyst2 (the project's fixed
-:class:`pbx.ami_manager.Manager`): connect, ``Login``, ``Originate``, wait
+:class:`pbx.asterisk.ami_manager.Manager`): connect, ``Login``, ``Originate``, wait
 for the response carrying the Originate's ``ActionID``, ``Logoff``. Every
 step shares one deadline (``timeout`` seconds), so a PBX that is down, slow
 or silent costs the user at most that long, and every failure is an
@@ -22,7 +22,7 @@ import time
 
 import phonenumbers
 
-from . import numbers
+from .. import numbers
 from .ami_manager import (
     Manager,
     ManagerAuthException,
