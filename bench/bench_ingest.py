@@ -720,7 +720,7 @@ class Bench:
             )
             # The same follow-up as the ingestion (missed-call callbacks), when the
             # addon has it: the slower way must do the same work.
-            follow_up = getattr(call, "_phone_process_callbacks", None)
+            follow_up = getattr(call, "_process_callbacks", None)
             if follow_up:
                 follow_up()
         env.flush_all()

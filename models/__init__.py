@@ -1,7 +1,11 @@
 from . import (
     mail_activity,
     phone_call,
+    phone_call_analysis,
+    phone_call_followup,
+    phone_call_ingest,
     phone_call_picture,
+    phone_call_recording,
     phone_client_type,
     phone_keyword,
     phone_pbx,

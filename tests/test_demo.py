@@ -70,7 +70,7 @@ class TestDemo(TransactionCase):
         # Delivering the demo again changes nothing: same calls, same recordings.
         recorded = calls.filtered("recording")
         attachments = recorded.recording_attachment_id
-        self.env["phone.call"]._phone_demo_ingest()
+        self.env["phone.call"]._demo_ingest()
         self.assertEqual(
             self.env["phone.call"].search_count([("pbx_id", "=", self.pbx.id)]), len(calls)
         )

@@ -1,0 +1,187 @@
+import logging
+import os
+import tempfile
+from datetime import timedelta
+
+from odoo import Command, api, fields, models
+
+from ..pbx import audio, transcribe
+from ..pbx.keywords import find_keywords
+
+_logger = logging.getLogger(__name__)
+
+MAX_ANALYSIS_ATTEMPTS = 3
+
+
+class PhoneCall(models.Model):
+    """Recordings measured, transcribed and matched to keywords."""
+
+    _inherit = "phone.call"
+
+    analysis_state = fields.Selection(
+        [
+            ("none", "Not Analysed"),
+            ("pending", "To Analyse"),
+            ("done", "Analysed"),
+            ("no_audio", "No Audio"),
+            ("failed", "Error"),
+        ],
+        default="none",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    analysis_error = fields.Char(readonly=True, copy=False)
+    analysis_attempts = fields.Integer(readonly=True, copy=False)
+    analysis_next_try = fields.Datetime(readonly=True, copy=False)
+    audio_seconds = fields.Float(string="Recording Length (s)", readonly=True, aggregator="sum")
+    talk_seconds_measured = fields.Float(string="Talk (s)", readonly=True, aggregator="sum")
+    silence_seconds = fields.Float(string="Silence (s)", readonly=True, aggregator="sum")
+    silence_ratio = fields.Float(
+        readonly=True, aggregator="avg", help="Silence / recording length."
+    )
+    longest_silence = fields.Float(string="Longest Silence (s)", readonly=True, aggregator="max")
+    long_silence_count = fields.Integer(
+        string="Long Silences",
+        readonly=True,
+        help="Silences at least the company's threshold long.",
+    )
+    audio_channels = fields.Integer(readonly=True)
+    side_a_talk_share = fields.Float(
+        string="Left Side Talk Share",
+        readonly=True,
+        aggregator="avg",
+        help="Share of the talk on the left channel (on MixMonitor: what the recorded channel "
+        "heard, usually the other party). Empty for mono recordings.",
+    )
+    side_b_talk_share = fields.Float(
+        string="Right Side Talk Share", readonly=True, aggregator="avg"
+    )
+    overtalk_seconds = fields.Float(
+        string="Overtalk (s)", readonly=True, aggregator="sum", help="Both sides speaking at once."
+    )
+    transcript = fields.Text(readonly=True, copy=False)
+    keyword_ids = fields.Many2many("phone.keyword", string="Mentions", readonly=True, copy=False)
+    keyword_review_scheduled = fields.Boolean(readonly=True, copy=False)
+
+    # The crons look for the few calls still to work on: partial indexes stay small
+    # and most inserted calls never enter them.
+    _analysis_pending_idx = models.Index("(id) WHERE analysis_state = 'pending'")
+
+    # ------------------------------------------------------------------
+    # Conversation analysis
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_analyse_recordings(self, batch_size=20):
+        """Measure, transcribe and flag downloaded recordings, a batch at a time."""
+        cron = self.env["ir.cron"]
+        domain = [
+            ("analysis_state", "=", "pending"),
+            ("recording_downloaded", "=", True),
+            "|",
+            ("analysis_next_try", "=", False),
+            ("analysis_next_try", "<=", fields.Datetime.now()),
+        ]
+        cron._commit_progress(remaining=self.search_count(domain))
+        while calls := self.search(domain, limit=batch_size, order="id"):
+            for call in calls:
+                call._analyse_recording()
+            if not cron._commit_progress(len(calls)):
+                break
+
+    def _analyse_recording(self):
+        self.ensure_one()
+        company = self.company_id
+        attachment = self.recording_attachment_id.sudo()
+        if not attachment.file_size:
+            self._analysis_failed(self.env._("the recording is empty"), state="no_audio")
+            return
+        suffix = os.path.splitext(attachment.name or "")[1] or ".wav"
+        try:
+            with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+                handle.write(attachment.raw or b"")
+                handle.flush()
+                figures = audio.analyse(
+                    handle.name, long_silence=max(company.phone_long_silence_seconds, 1)
+                )
+                text = ""
+                if company.phone_transcription:
+                    backend = transcribe.get_backend(company.phone_transcription_backend)
+                    text = backend.transcribe(
+                        handle.name, company.phone_transcription_language
+                    ).text
+        except audio.AudioError as exc:
+            # An unreadable file stays unreadable: no retry.
+            no_audio = "no audio" in str(exc) or "empty file" in str(exc)
+            self._analysis_failed(str(exc), state="no_audio" if no_audio else "failed")
+            return
+        except transcribe.TranscriptionError as exc:
+            self._analysis_failed(str(exc), retry=True)
+            return
+        except Exception as exc:
+            _logger.exception("Recording of call %s could not be analysed", self.id)
+            self._analysis_failed(str(exc), retry=True)
+            return
+        self._store_analysis(figures, text)
+
+    def _analysis_failed(self, reason, state="failed", retry=False):
+        """Record why; a passing failure (engine, memory) is tried again later."""
+        attempts = self.analysis_attempts + 1
+        values = {"analysis_error": reason[:255], "analysis_attempts": attempts}
+        if retry and attempts < MAX_ANALYSIS_ATTEMPTS:
+            values["analysis_next_try"] = fields.Datetime.now() + timedelta(minutes=10 * attempts)
+        else:
+            values.update(analysis_state=state, analysis_next_try=False)
+        self.write(values)
+
+    def _store_analysis(self, figures, text):
+        self.ensure_one()
+        keywords = self.env["phone.keyword"].search([("company_id", "=", self.company_id.id)])
+        found = set(find_keywords(text, keywords.mapped("name"))) if text else set()
+        flagged = keywords.filtered(lambda k: k.name in found)
+        self.write(
+            {
+                "analysis_state": "done",
+                "analysis_error": False,
+                "analysis_next_try": False,
+                "audio_seconds": figures.duration,
+                "talk_seconds_measured": figures.talk_seconds,
+                "silence_seconds": figures.silence_seconds,
+                "silence_ratio": figures.silence_ratio,
+                "longest_silence": figures.longest_silence,
+                "long_silence_count": figures.long_silences,
+                "audio_channels": figures.channels,
+                "side_a_talk_share": figures.left_talk_share or 0.0,
+                "side_b_talk_share": figures.right_talk_share or 0.0,
+                "overtalk_seconds": figures.overtalk_seconds or 0.0,
+                "transcript": text or False,
+                "keyword_ids": [Command.set(flagged.ids)],
+            }
+        )
+        if flagged:
+            self.message_post(
+                body=self.env._("The conversation mentions: %s", ", ".join(flagged.mapped("name"))),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+        reviewer = self.company_id._phone_review_users()[:1]
+        if flagged.filtered("review") and reviewer and not self.keyword_review_scheduled:
+            call = self.with_context(lang=reviewer.lang)
+            call.activity_schedule(
+                "phone_call_accounting.mail_activity_type_keyword_review",
+                summary=call.env._("Review call mentioning %s", ", ".join(flagged.mapped("name"))),
+                user_id=reviewer.id,
+                date_deadline=fields.Date.context_today(self),
+            )
+            self.keyword_review_scheduled = True
+
+    def action_analyse_again(self):
+        self.filtered("recording_downloaded").write(
+            {
+                "analysis_state": "pending",
+                "analysis_error": False,
+                "analysis_attempts": 0,
+                "analysis_next_try": False,
+            }
+        )

@@ -1,0 +1,282 @@
+import functools
+import logging
+from zoneinfo import ZoneInfo
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+from odoo.tools import SQL, clean_context
+
+from ..pbx import demo, numbers, tariff
+from ..pbx.ingest import InvalidCall, clean_call, client_number_of
+from .phone_call import DEFAULT_SOURCE, _local_day_and_time
+from .phone_call_followup import _needs_callback, _too_long
+
+_logger = logging.getLogger(__name__)
+
+# Context that keeps batch inserts from writing a chatter message per record.
+QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_notrack": True}
+# Left out of a new call's values when empty: the column is NULL all the same, and
+# each value given costs a conversion (a Monetary one, a currency lookup per row).
+_NULL_WHEN_EMPTY = (
+    "cost",
+    "pbx_id",
+    "client_number",
+    "partner_id",
+    "client_type_id",
+    "extension",
+    "user_id",
+    "first_extension",
+    "tariff_id",
+    "recording",
+    "hangup_cause",
+)
+
+
+class PhoneCall(models.Model):
+    """The one way in: calls from every source, and the demo's."""
+
+    _inherit = "phone.call"
+
+    # ------------------------------------------------------------------
+    # The one way in
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _ingest_calls(self, calls, source=None, company=None, pbx=None):
+        """Create or update calls from plain dicts; return one result per item.
+
+        Every road into the addon ends here. Each result is a dict with
+        ``result`` ('created', 'updated' or 'rejected'), ``external_id``,
+        ``call_id`` and ``reason`` (why it was rejected). Good items land even
+        when others in the batch are rejected; a rejected item writes nothing.
+        """
+        if not self.env.su and not self.env.user.has_group(
+            "phone_call_accounting.group_phone_manager"
+        ):
+            raise AccessError(
+                self.env._("Only Phone managers and PBX connections may register calls.")
+            )
+        if pbx:
+            source, company = pbx._source(), pbx.company_id
+        company = company or self.env.company
+        country = pbx._country_code() if pbx else company._phone_country_code()
+        # The caller's default_* keys (a partner's Calls list opens with one) must not
+        # fill the fields a call leaves empty, nor the callers created for it.
+        calls_model = (
+            self.sudo().with_company(company).with_context(clean_context(self.env.context), **QUIET)
+        )
+        results = [None] * len(calls)
+        cleaned = {}
+        for index, item in enumerate(calls):
+            try:
+                clean = clean_call(item)
+            except InvalidCall as exc:
+                results[index] = _rejected(item, str(exc))
+                continue
+            # The caller's source wins: a PBX must not write into another's calls.
+            clean["source"] = str(source or item.get("source") or DEFAULT_SOURCE)[:64]
+            clean["pbx_id"] = pbx.id if pbx else False
+            cleaned[index] = clean
+        if cleaned:
+            outcome = calls_model._ingest_clean(
+                cleaned, company, country, pbx or self.env["phone.pbx"]
+            )
+            for index, result in outcome.items():
+                results[index] = result
+        return results
+
+    def _ingest_clean(self, cleaned, company, country, pbx):
+        zone = company._phone_timezone()
+        for clean in cleaned.values():
+            clean["client"] = numbers.classify(client_number_of(clean), country)
+        partners = self.env["res.partner"]._phone_match_or_create(
+            [c["client"] for c in cleaned.values()], company
+        )
+        tariffs = self.env["phone.tariff"]._tariffs_for(company, pbx)
+        for clean in cleaned.values():
+            line = None
+            if clean["direction"] == "outgoing" and clean["status"] != "missed":
+                line = tariff.match(clean["client"].e164, tariffs)
+            clean["tariff"] = line
+            clean["zone"] = zone
+        extensions = {c["extension"] for c in cleaned.values()}
+        extensions |= {c["first_extension"] for c in cleaned.values()}
+        users = self.env["res.users"]._phone_users_by_extension(extensions - {""}, company)
+        keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
+        existing = self._lock_and_fetch(keys)
+        to_create, repeats, results = {}, [], {}
+        for index, clean in cleaned.items():
+            vals = self._ingest_values(clean, partners, users, company, country)
+            key = (clean["source"], clean["external_id"])
+            if key in existing:
+                call = existing[key]
+                if call.partner_id.id == vals["partner_id"]:
+                    vals.pop("client_type_id")
+                if call.recording == vals["recording"]:
+                    vals.pop("recording_state")
+                call.write(vals)
+                results[index] = _result("updated", clean, call.id)
+            elif key in to_create:
+                # The same call twice in one batch: the later delivery wins.
+                to_create[key] = (to_create[key][0], vals)
+                repeats.append((index, key))
+            else:
+                # Known now: set in the INSERT rather than by an UPDATE right after it.
+                vals["callback_state"] = "pending" if _needs_callback(vals) else "none"
+                for fname in _NULL_WHEN_EMPTY:
+                    if not vals[fname]:
+                        del vals[fname]
+                to_create[key] = (index, vals)
+        created = self._ingest_create([vals for _index, vals in to_create.values()])
+        for (key, (index, _vals)), (call, reason) in zip(to_create.items(), created, strict=True):
+            if call:
+                existing[key] = call
+                results[index] = _result("created", cleaned[index], call.id)
+            else:
+                results[index] = _rejected(cleaned[index], reason)
+        for index, key in repeats:
+            if key in existing:
+                results[index] = _result("updated", cleaned[index], existing[key].id)
+            else:
+                results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
+        landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
+        landed._process_callbacks()
+        return results
+
+    def _lock_and_fetch(self, keys):
+        """Serialise concurrent deliveries of the same calls, then load them."""
+        ordered = sorted(f"{source}\x1f{external_id}" for source, external_id in keys)
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k", [ordered]
+        )
+        self.flush_model(["source", "external_id"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, source, external_id FROM phone_call"
+                " WHERE source = ANY(%s) AND external_id = ANY(%s)",
+                list({source for source, _id in keys}),
+                list({external_id for _source, external_id in keys}),
+            )
+        )
+        return {
+            (source, external_id): self.browse(call_id)
+            for call_id, source, external_id in rows
+            if (source, external_id) in keys
+        }
+
+    def _ingest_values(self, clean, partners, users, company, country):
+        client = clean["client"]
+        partner = partners.get(client.e164) if client.e164 else None
+        user = users.get(clean["extension"])
+        cost = tariff.cost(clean["talk_seconds"], clean["tariff"])
+        call_date, call_time = _local_day_and_time(clean["start"], clean["zone"])
+        return {
+            # Stored computed fields given here are not computed again: one INSERT a call.
+            "call_date": call_date,
+            "call_time": call_time,
+            "duration_hours": clean["talk_seconds"] / 3600,
+            "is_too_long": _too_long(clean["talk_seconds"], cost, company),
+            "source": clean["source"],
+            "external_id": clean["external_id"],
+            "company_id": company.id,
+            "pbx_id": clean["pbx_id"],
+            "call_start": clean["start"].replace(tzinfo=None),
+            "call_end": clean["end"].replace(tzinfo=None),
+            "direction": clean["direction"],
+            "status": clean["status"],
+            # The client's side is classified already; only the other side is read here.
+            "from_number": client.display
+            if clean["direction"] == "incoming" and client.raw
+            else _display_number(clean["from_number"], country),
+            "to_number": client.display
+            if clean["direction"] == "outgoing" and client.raw
+            else _display_number(clean["to_number"], country),
+            "client_number": client.e164 or False,
+            "partner_id": partner.id if partner else False,
+            "client_type_id": partner.phone_client_type_id.id if partner else False,
+            "extension": clean["extension"] or False,
+            "user_id": user.id if user else False,
+            "forwarded": clean["forwarded"],
+            "first_extension": clean["first_extension"] or False,
+            "transferred": clean["transferred"],
+            "tariff_id": clean["tariff"].key if clean["tariff"] else False,
+            "cost": cost,
+            "ring_duration": clean["ring_seconds"],
+            "duration": clean["talk_seconds"],
+            "recording": clean["recording"] or False,
+            "recording_state": "pending" if clean["recording"] else "none",
+            "hangup_cause": clean["hangup_cause"] or False,
+        }
+
+    @api.model
+    def _add_missing_default_values(self, values):
+        if self.env.context.get("phone_call_defaults_given"):
+            return values
+        return super()._add_missing_default_values(values)
+
+    def _ingest_create(self, vals_list):
+        """Create in one batch; on a database error isolate the faulty items."""
+        if not vals_list:
+            return []
+        # The defaults of a call depend on the environment alone: looked up once a
+        # batch, not once a call.
+        defaults = self.default_get(list(self._fields))
+        vals_list = [{**defaults, **vals} for vals in vals_list]
+        calls = self.with_context(phone_call_defaults_given=True)
+        try:
+            with self.env.cr.savepoint():
+                return [(call, None) for call in calls.create(vals_list)]
+        except Exception:  # noqa: BLE001 - retried item by item below to name the culprit
+            _logger.warning("Batch of %d calls failed; retrying one by one", len(vals_list))
+            self.env.invalidate_all()
+        outcome = []
+        for vals in vals_list:
+            try:
+                with self.env.cr.savepoint():
+                    outcome.append((calls.create(vals), None))
+            except Exception as exc:  # noqa: BLE001 - one bad item must not sink the batch
+                self.env.invalidate_all()
+                outcome.append((None, self.env._("The database refused the call: %s", exc)))
+        return outcome
+
+    @api.model
+    def _demo_ingest(self):
+        """Feed the demo days of traffic through the one way in, as the demo PBX.
+
+        The recorded calls get their shipped recording as the PBX's upload
+        stores it, then the analysis the cron runs: figures, transcript and
+        keyword flags are measured, not written in.
+        """
+        pbx = self.env.ref("phone_call_accounting.phone_pbx_demo_webhook").sudo()
+        known = ["+31205550101", "+31305550202", "+31612345678", "+4930901820"]
+        unknown = ["+31201234567", "+31104567890", "+32470123456", "+441632960961"]
+        now = fields.Datetime.now().replace(tzinfo=ZoneInfo("UTC"))
+        calls = demo.demo_calls(now, known, unknown, ["101", "102", "103"])
+        recorded = demo.recorded_calls(now, known)
+        results = pbx._ingest(calls + recorded)
+        rejected = [r for r in results if r["result"] == "rejected"]
+        if rejected:
+            _logger.warning("Demo calls rejected: %s", rejected)
+        self.sudo()._long_calls_to_review()._schedule_long_call_review()
+        for item, result in zip(recorded, results[len(calls) :], strict=True):
+            call = self.sudo().browse(result["call_id"])
+            if call and not call.recording_downloaded:
+                call._store_recording(demo.recording(item["recording"]))
+                call._analyse_recording()
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_number(raw, country):
+    if not raw:
+        return False
+    number = numbers.classify(raw, country)
+    return number.display or raw
+
+
+def _result(kind, clean, call_id):
+    return {"result": kind, "external_id": clean["external_id"], "call_id": call_id, "reason": None}
+
+
+def _rejected(item, reason):
+    external_id = item.get("external_id") if isinstance(item, dict) else None
+    return {"result": "rejected", "external_id": external_id, "call_id": False, "reason": reason}
