@@ -69,7 +69,7 @@ about 8 s per hour; converted formats add the conversion time.
 
 :func:`activity` is the older energy detector (frame level above the
 channel's noise floor plus ``margin_db``, at least ``min_level_db``) with
-the same smoothing; :mod:`pbx.transcribe` uses it to cut utterances, and
+the same smoothing; :mod:`pbx.analysis.transcribe` uses it to cut utterances, and
 :func:`analyse` no longer uses ``margin_db``.
 """
 

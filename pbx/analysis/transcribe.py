@@ -109,7 +109,7 @@ class Transcriber(abc.ABC):
     @abc.abstractmethod
     def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
         """Transcribe a recording; raises :class:`UnsupportedLanguageError`,
-        :class:`TranscriptionError` or :class:`~pbx.audio.AudioError`."""
+        :class:`TranscriptionError` or :class:`~pbx.analysis.audio.AudioError`."""
 
     def resolve_language(self, language: str | None) -> str:
         """The backend's code for ``language``: exact, else the first ``xx-*``
@@ -155,7 +155,7 @@ class PocketSphinxBackend(Transcriber):
     separated).
 
     The recording is down-mixed, resampled to 16 kHz, cut at its silences
-    (the voice activity of :mod:`pbx.audio`) into utterances of at most
+    (the voice activity of :mod:`pbx.analysis.audio`) into utterances of at most
     ``max_utterance`` seconds, and each utterance is decoded on its own.
     """
 

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from pbx.audio import (
+from pbx.analysis.audio import (
     Analysis,
     AudioError,
     activity,
@@ -207,7 +207,7 @@ def test_raw_asterisk_formats_and_sox_fallback(work, pauses, monkeypatch, kind):
     speech.sox(source, "-r", str(rate), "-c", "1", "-t", kind, target)
     which = speech.shutil.which
     monkeypatch.setattr(
-        "pbx.audio.shutil.which", lambda tool: None if tool == "ffmpeg" else which(tool)
+        "pbx.analysis.audio.shutil.which", lambda tool: None if tool == "ffmpeg" else which(tool)
     )
     samples, got_rate = load(target)
     assert got_rate == rate and samples.shape[1] == 1
@@ -242,7 +242,7 @@ def test_unreadable_files(work, monkeypatch):
                 read(path)
     # a format only a converter reads, and no converter installed
     gsm = speech.to_format(speech.silence(1, work / "one.wav"), work / "one.gsm")
-    monkeypatch.setattr("pbx.audio.shutil.which", lambda _name: None)
+    monkeypatch.setattr("pbx.analysis.audio.shutil.which", lambda _name: None)
     with pytest.raises(AudioError, match="neither ffmpeg nor sox is installed"):
         load(gsm)
 

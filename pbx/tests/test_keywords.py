@@ -2,7 +2,7 @@
 
 import pytest
 
-from pbx.keywords import find_keywords, parse_keywords, stemmer_language, tokens
+from pbx.analysis.keywords import find_keywords, parse_keywords, stemmer_language, tokens
 
 TRANSCRIPT = (
     "Hello I have two complaints. The PRICES went up again, so I cancelled; "

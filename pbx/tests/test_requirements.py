@@ -112,7 +112,7 @@ def test_the_check_sees_the_known_imports():
         for name, _line in third_party_imports(path)
     }
     assert ("pbx/recordings.py", "requests") in found
-    assert ("pbx/audio.py", "webrtcvad") in found
+    assert ("pbx/analysis/audio.py", "webrtcvad") in found
     assert ("pbx/asterisk/ami_manager.py", "asterisk") in found
     assert not any(name in ("odoo", "pbx", "os") for _path, name in found)
 

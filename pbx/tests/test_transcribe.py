@@ -16,11 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from pbx import transcribe
-from pbx.audio import AudioError
-from pbx.keywords import find_keywords
-from pbx.tests import speech
-from pbx.transcribe import (
+from pbx.analysis import transcribe
+from pbx.analysis.audio import AudioError
+from pbx.analysis.keywords import find_keywords
+from pbx.analysis.transcribe import (
     NullBackend,
     PocketSphinxBackend,
     Transcriber,
@@ -33,6 +32,7 @@ from pbx.transcribe import (
     normalise_language,
     register_backend,
 )
+from pbx.tests import speech
 
 PRICE = "The price is too high and I want to cancel"
 LAWYER = "I want to talk to a lawyer"
@@ -175,7 +175,7 @@ def test_register_backend(monkeypatch):
 def test_entry_point_backends(monkeypatch):
     group = transcribe.ENTRY_POINT_GROUP
     points = [
-        importlib.metadata.EntryPoint("quiet", "pbx.transcribe:NullBackend", group),
+        importlib.metadata.EntryPoint("quiet", "pbx.analysis.transcribe:NullBackend", group),
         importlib.metadata.EntryPoint("missing", "pbx.no_such_module:Engine", group),
     ]
     seen = {}
