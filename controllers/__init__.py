@@ -1,1 +1,1 @@
-from . import recording, ringing, webhook
+from . import common, recording, ringing, webhook

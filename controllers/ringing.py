@@ -1,7 +1,7 @@
 from odoo import http
 
 from ..pbx.ringing import RingingEventError
-from .webhook import PhoneWebhookController, _error, _json, _parse_json
+from .common import authorize_pbx, error_response, json_response, parse_json, webhook_max_bytes
 
 # A ringing event is a few hundred bytes.
 MAX_RINGING_BYTES = 64 * 1024
@@ -24,17 +24,14 @@ class PhoneRingingController(http.Controller):
         Same secrets and refusals as the calls webhook (401, 403, 413, 400),
         checked before anything is read or sent.
         """
-        webhook = PhoneWebhookController()
-        pbx, body, refusal = webhook._authorize(
-            pbx_id, min(webhook._max_bytes(), MAX_RINGING_BYTES)
-        )
+        pbx, body, refusal = authorize_pbx(pbx_id, min(webhook_max_bytes(), MAX_RINGING_BYTES))
         if refusal:
             return refusal
-        event, refusal = _parse_json(body)
+        event, refusal = parse_json(body)
         if refusal:
             return refusal
         try:
             result = pbx._ringing_notify(event)
         except RingingEventError as exc:
-            return _error(400, str(exc))
-        return _json(200, result)
+            return error_response(400, str(exc))
+        return json_response(200, result)

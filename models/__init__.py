@@ -9,6 +9,8 @@ from . import (
     phone_client_type,
     phone_keyword,
     phone_pbx,
+    phone_pbx_dial,
+    phone_pbx_ringing,
     phone_tariff,
     res_company,
     res_config_settings,

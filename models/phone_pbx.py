@@ -4,14 +4,12 @@ import secrets
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import MissingError, UserError, ValidationError
 
-from ..pbx import cdr_database, numbers, originate, recordings, ringing, webhooks
+from ..pbx import cdr_database, recordings, webhooks
 
 _logger = logging.getLogger(__name__)
 
-RINGING_NOTIFICATION = "phone_call_accounting/ringing"
-DIAL_TIMEOUT = 5.0
 
 KINDS = [
     ("asterisk_ami", "Asterisk (AMI listener)"),
@@ -116,30 +114,6 @@ class PhonePbx(models.Model):
     last_sync = fields.Datetime(readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     call_count = fields.Integer(compute="_compute_call_count")
-    dial_channel_template = fields.Char(
-        default="PJSIP/{extension}",
-        help="Channel of a user's desk phone, rung first by click to dial; {extension} is "
-        "the user's phone extension (e.g. PJSIP/{extension}, SIP/{extension}).",
-    )
-    dial_context = fields.Char(
-        default="from-internal",
-        help="Dialplan context in which the client's number is dialled once the user "
-        "picks up (FreePBX: from-internal).",
-    )
-    dial_prefix = fields.Char(
-        string="Outside Line Prefix",
-        help="Dialled before every outside number, e.g. 9 or 0; empty when none is needed.",
-    )
-    dial_international_prefix = fields.Char(
-        default="00",
-        help="Dialled before the country code of a number abroad (00 in most of the "
-        "world, 011 from North America).",
-    )
-    dial_ring_seconds = fields.Integer(
-        string="Ring Own Phone (s)",
-        default=30,
-        help="How long click to dial rings the user's phone before giving up.",
-    )
 
     _token_unique = models.Constraint("UNIQUE(token)", "Each PBX needs its own secret token.")
 
@@ -228,6 +202,58 @@ class PhonePbx(models.Model):
                 items.append(None)
         return items, rejected
 
+    def _receive_calls(self, payload, fmt=None):
+        """A decoded webhook body in: one result per item, in order, mapping
+        rejections merged with ingestion's. Raises MappingError for a body
+        that is no batch at all."""
+        self.ensure_one()
+        items, mapping_errors = self._map_webhook_body(payload, fmt)
+        good = [item for index, item in enumerate(items) if index not in mapping_errors]
+        ingested = iter(self._ingest(good) if good else [])
+        results = [
+            {
+                "result": "rejected",
+                "external_id": None,
+                "call_id": False,
+                "reason": mapping_errors[index],
+            }
+            if index in mapping_errors
+            else next(ingested)
+            for index in range(len(items))
+        ]
+        _logger.info(
+            "PBX %s delivered %d calls: %s",
+            self.name,
+            len(results),
+            {
+                kind: sum(r["result"] == kind for r in results)
+                for kind in ("created", "updated", "rejected")
+            },
+        )
+        return results
+
+    def _receive_recording(self, external_id, body, filename=None):
+        """Store an uploaded recording on this PBX's call ``external_id``.
+
+        Raises MissingError for an unknown call, RecordingError for a body
+        that is not audio or too large."""
+        self.ensure_one()
+        call = (
+            self.env["phone.call"]
+            .sudo()
+            .search([("source", "=", self._source()), ("external_id", "=", external_id)], limit=1)
+        )
+        if not call:
+            raise MissingError(
+                self.env._("no call %r from this PBX; send the call first", external_id)
+            )
+        name = filename or call.recording or f"{external_id}.wav"
+        recording = recordings.check_audio(body, name, self._recording_max_bytes())
+        if not call.recording:
+            call.recording = recording.filename
+        call._store_recording(recording)
+        return call
+
     def _recording_max_bytes(self):
         return max(self.recording_max_mb, 1) * 1024 * 1024
 
@@ -301,191 +327,3 @@ class PhonePbx(models.Model):
             }
         )
         return results
-
-    # ------------------------------------------------------------------
-    # Ringing pop-up and click to dial
-    # ------------------------------------------------------------------
-
-    def _ringing_notify(self, event):
-        """Pop the caller up for the users whose extensions ring; store nothing.
-
-        ``event``: ``{"from_number", "to_number", "extensions": [...], "call_id"}``.
-        Returns ``{"result": "sent" | "nobody", "notified": n,
-        "unknown_extensions": [...]}``; raises :class:`pbx.ringing.RingingEventError`
-        for a malformed event.
-        """
-        self.ensure_one()
-        extensions, texts = ringing.check_event(event)
-        users = self.env["res.users"]._phone_users_by_extension(extensions, self.company_id)
-        unknown = [e for e in extensions if e not in users]
-        if not users:
-            return {"result": "nobody", "notified": 0, "unknown_extensions": unknown}
-        number = numbers.classify(texts["from_number"], self._country_code())
-        Partner = self.env["res.partner"]
-        wanted = Partner._phone_wanted([number])
-        own = number.kind == numbers.EXTERNAL and not wanted
-        # Found exactly as call matching finds clients; a ringing event creates none.
-        partner = Partner._phone_match(wanted, self.company_id).get(number.e164, Partner.sudo())
-        colleague = self.env["res.users"]
-        if number.kind == numbers.INTERNAL:
-            colleague = (
-                self.env["res.users"]
-                ._phone_users_by_extension([number.raw], self.company_id)
-                .get(number.raw, colleague)
-            )
-        notified = self.env["res.users"]
-        for extension, user in users.items():
-            if user in notified:
-                continue
-            notified |= user
-            payload = self._ringing_payload(
-                number, partner, colleague, user, extension, texts, creatable=not own
-            )
-            user._bus_send(RINGING_NOTIFICATION, payload)
-        _logger.info(
-            "PBX %s: call %s rings %s; notified %d users",
-            self.name,
-            texts["call_id"],
-            ", ".join(extensions),
-            len(notified),
-        )
-        return {"result": "sent", "notified": len(notified), "unknown_extensions": unknown}
-
-    def _ringing_payload(self, number, partner, colleague, user, extension, texts, creatable=True):
-        """The bus message for one user: what the pop-up shows, in the user's language."""
-        env = self.with_user(user).with_context(lang=user.lang).env
-        can_open = bool(partner) and partner.with_user(user).has_access("read")
-        client_type = partner.phone_client_type_id
-        last_calls = []
-        if partner and user.has_group("phone_call_accounting.group_phone_user"):
-            call_model = env["phone.call"]
-            directions = dict(call_model._fields["direction"]._description_selection(env))
-            statuses = dict(call_model._fields["status"]._description_selection(env))
-            calls = call_model.sudo().search(
-                [("partner_id", "=", partner.id), ("company_id", "in", user.company_ids.ids)],
-                limit=3,
-                order="call_start desc, id desc",
-            )
-            last_calls = [
-                {
-                    "id": call.id,
-                    "start": fields.Datetime.to_string(call.call_start),
-                    "direction": call.direction,
-                    "direction_label": directions.get(call.direction, call.direction),
-                    "status": call.status,
-                    "status_label": statuses.get(call.status, call.status),
-                    "duration": call.duration,
-                }
-                for call in calls
-            ]
-        can_create = (
-            creatable
-            and number.kind == numbers.EXTERNAL
-            and number.valid
-            and not partner
-            and env["res.partner"].has_access("create")
-        )
-        default_type = self.company_id.phone_default_client_type_id
-        country = (
-            env["res.country"].sudo().search([("code", "=", number.region)], limit=1)
-            if can_create and number.region
-            else env["res.country"]
-        )
-        return {
-            "pbx_id": self.id,
-            "call_id": texts["call_id"],
-            "extension": extension,
-            "number": number.international if number.kind == numbers.EXTERNAL else number.raw,
-            "number_e164": number.e164 or False,
-            "kind": number.kind,
-            "partner_id": partner.id if can_open else False,
-            "partner_name": partner.sudo().display_name if partner else False,
-            "colleague_name": colleague.sudo().name if colleague else False,
-            "client_type": {
-                "id": client_type.id,
-                "name": client_type.with_env(env).sudo().name,
-                "image_url": f"/web/image/phone.client.type/{client_type.id}/image",
-            }
-            if client_type
-            else False,
-            "last_calls": last_calls,
-            "can_open": can_open,
-            "can_create": can_create,
-            "create_defaults": {
-                "default_phone": number.e164,
-                "default_phone_client_type_id": default_type.id or False,
-                "default_country_id": country.id or False,
-            }
-            if can_create
-            else False,
-        }
-
-    @api.model
-    def _dial_pbx(self, company):
-        """The active Asterisk PBX of ``company`` that click to dial goes through."""
-        return self.sudo().search(
-            [("kind", "=", "asterisk_ami"), ("company_id", "=", company.id)], limit=1
-        )
-
-    @api.model
-    def _dial(self, user, number):
-        """Ring ``user``'s desk phone, then dial ``number`` (AMI Originate)."""
-        user = user.sudo()
-        if not user.phone_extension:
-            raise UserError(
-                self.env._("You have no phone extension; ask your administrator to set one.")
-            )
-        company = self.env.company if self.env.company in user.company_ids else user.company_id
-        pbx = self._dial_pbx(company)
-        if not pbx:
-            raise UserError(
-                self.env._(
-                    "No active Asterisk PBX is set up for %s; ask your administrator.",
-                    company.name,
-                )
-            )
-        if not pbx.ami_host or not pbx.ami_port:
-            raise UserError(
-                self.env._("Set the AMI host and port of PBX %s for click to dial.", pbx.name)
-            )
-        try:
-            target = originate.dialling_form(
-                number,
-                pbx._country_code(),
-                international_prefix=pbx.dial_international_prefix or "",
-                outside_prefix=pbx.dial_prefix or "",
-            )
-        except originate.OriginateError as exc:
-            raise UserError(self.env._("%s cannot be dialled.", number or "")) from exc
-        try:
-            channel = (pbx.dial_channel_template or "PJSIP/{extension}").format(
-                extension=user.phone_extension
-            )
-        except (KeyError, IndexError, ValueError) as exc:
-            raise UserError(
-                self.env._(
-                    "The dial channel of PBX %(pbx)s is not valid: %(error)s",
-                    pbx=pbx.name,
-                    error=exc,
-                )
-            ) from exc
-        try:
-            originate.originate(
-                pbx.ami_host,
-                pbx.ami_port,
-                pbx.ami_username or "",
-                pbx.ami_secret or "",
-                channel=channel,
-                exten=target,
-                context=pbx.dial_context or "from-internal",
-                caller_id=f'"{user.name.replace(chr(34), "")}" <{user.phone_extension}>',
-                timeout=DIAL_TIMEOUT,
-                ring_timeout=max(pbx.dial_ring_seconds, 5),
-            )
-        except originate.OriginateError as exc:
-            _logger.warning("Click to dial for %s failed: %s", user.login, exc)
-            raise UserError(self.env._("Your phone could not be rung: %s", str(exc))) from exc
-        _logger.info(
-            "Click to dial: %s (%s) -> %s through PBX %s", user.login, channel, target, pbx.name
-        )
-        return {"pbx": pbx, "channel": channel, "exten": target}

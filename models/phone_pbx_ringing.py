@@ -1,0 +1,129 @@
+import logging
+
+from odoo import fields, models
+
+from ..pbx import numbers, ringing
+
+_logger = logging.getLogger(__name__)
+
+RINGING_NOTIFICATION = "phone_call_accounting/ringing"
+
+
+class PhonePbx(models.Model):
+    """A phone rings: the caller pops up for its users; nothing is stored."""
+
+    _inherit = "phone.pbx"
+
+    def _ringing_notify(self, event):
+        """Pop the caller up for the users whose extensions ring; store nothing.
+
+        ``event``: ``{"from_number", "to_number", "extensions": [...], "call_id"}``.
+        Returns ``{"result": "sent" | "nobody", "notified": n,
+        "unknown_extensions": [...]}``; raises :class:`pbx.ringing.RingingEventError`
+        for a malformed event.
+        """
+        self.ensure_one()
+        extensions, texts = ringing.check_event(event)
+        users = self.env["res.users"]._phone_users_by_extension(extensions, self.company_id)
+        unknown = [e for e in extensions if e not in users]
+        if not users:
+            return {"result": "nobody", "notified": 0, "unknown_extensions": unknown}
+        number = numbers.classify(texts["from_number"], self._country_code())
+        Partner = self.env["res.partner"]
+        wanted = Partner._phone_wanted([number])
+        own = number.kind == numbers.EXTERNAL and not wanted
+        # Found exactly as call matching finds clients; a ringing event creates none.
+        partner = Partner._phone_match(wanted, self.company_id).get(number.e164, Partner.sudo())
+        colleague = self.env["res.users"]
+        if number.kind == numbers.INTERNAL:
+            colleague = (
+                self.env["res.users"]
+                ._phone_users_by_extension([number.raw], self.company_id)
+                .get(number.raw, colleague)
+            )
+        notified = self.env["res.users"]
+        for extension, user in users.items():
+            if user in notified:
+                continue
+            notified |= user
+            payload = self._ringing_payload(
+                number, partner, colleague, user, extension, texts, creatable=not own
+            )
+            user._bus_send(RINGING_NOTIFICATION, payload)
+        _logger.info(
+            "PBX %s: call %s rings %s; notified %d users",
+            self.name,
+            texts["call_id"],
+            ", ".join(extensions),
+            len(notified),
+        )
+        return {"result": "sent", "notified": len(notified), "unknown_extensions": unknown}
+
+    def _ringing_payload(self, number, partner, colleague, user, extension, texts, creatable=True):
+        """The bus message for one user: what the pop-up shows, in the user's language."""
+        env = self.with_user(user).with_context(lang=user.lang).env
+        can_open = bool(partner) and partner.with_user(user).has_access("read")
+        client_type = partner.phone_client_type_id
+        last_calls = []
+        if partner and user.has_group("phone_call_accounting.group_phone_user"):
+            call_model = env["phone.call"]
+            directions = dict(call_model._fields["direction"]._description_selection(env))
+            statuses = dict(call_model._fields["status"]._description_selection(env))
+            calls = call_model.sudo().search(
+                [("partner_id", "=", partner.id), ("company_id", "in", user.company_ids.ids)],
+                limit=3,
+                order="call_start desc, id desc",
+            )
+            last_calls = [
+                {
+                    "id": call.id,
+                    "start": fields.Datetime.to_string(call.call_start),
+                    "direction": call.direction,
+                    "direction_label": directions.get(call.direction, call.direction),
+                    "status": call.status,
+                    "status_label": statuses.get(call.status, call.status),
+                    "duration": call.duration,
+                }
+                for call in calls
+            ]
+        can_create = (
+            creatable
+            and number.kind == numbers.EXTERNAL
+            and number.valid
+            and not partner
+            and env["res.partner"].has_access("create")
+        )
+        default_type = self.company_id.phone_default_client_type_id
+        country = (
+            env["res.country"].sudo().search([("code", "=", number.region)], limit=1)
+            if can_create and number.region
+            else env["res.country"]
+        )
+        return {
+            "pbx_id": self.id,
+            "call_id": texts["call_id"],
+            "extension": extension,
+            "number": number.international if number.kind == numbers.EXTERNAL else number.raw,
+            "number_e164": number.e164 or False,
+            "kind": number.kind,
+            "partner_id": partner.id if can_open else False,
+            "partner_name": partner.sudo().display_name if partner else False,
+            "colleague_name": colleague.sudo().name if colleague else False,
+            "client_type": {
+                "id": client_type.id,
+                "name": client_type.with_env(env).sudo().name,
+                "image_url": f"/web/image/phone.client.type/{client_type.id}/image",
+            }
+            if client_type
+            else False,
+            "last_calls": last_calls,
+            "can_open": can_open,
+            "can_create": can_create,
+            "create_defaults": {
+                "default_phone": number.e164,
+                "default_phone_client_type_id": default_type.id or False,
+                "default_country_id": country.id or False,
+            }
+            if can_create
+            else False,
+        }
