@@ -19,7 +19,7 @@ What it does:
    every event to a :class:`pbx.asterisk.assembler.CallAssembler` (stock pyst2 gives
    a headers dict, turned into a :class:`pbx.asterisk.ami.Message` first). The clock
    runs from the Login response to the last event dispatched.
-4. For information, runs the whole :class:`pbx.listener.Listener` once
+4. For information, runs the whole :class:`pbx.listener.service.Listener` once
    (manager, assembler, SQLite spool with synchronous=FULL, delivery thread
    posting to an in-process stub of Odoo's webhook), from connect to the
    last event fed.
@@ -56,8 +56,9 @@ from asterisk import manager as stock_manager
 from pbx.asterisk.ami import Message, parse_file
 from pbx.asterisk.ami_manager import Manager
 from pbx.asterisk.assembler import CallAssembler
-from pbx.delivery import Reply
-from pbx.listener import Listener, check_listen_config
+from pbx.listener.config import check_listen_config
+from pbx.listener.delivery import Reply
+from pbx.listener.service import Listener
 
 RECORDINGS = REPO.parent / "shared" / "fixtures" / "ami"
 TRUNKS = [r"^SIP/voipgrid-"]

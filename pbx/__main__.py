@@ -1,7 +1,7 @@
-"""``python -m pbx``: the command line in :mod:`pbx.cli`."""
+"""``python -m pbx``: the command line in :mod:`pbx.listener.cli`."""
 
 import sys
 
-from .cli import main
+from .listener.cli import main
 
 sys.exit(main())

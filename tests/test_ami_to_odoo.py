@@ -17,8 +17,9 @@ from odoo.tools import mute_logger
 from ..pbx.asterisk.ami import parse_bytes
 from ..pbx.asterisk.assembler import assemble
 from ..pbx.fake_ami import FakeAmiServer, load_messages
-from ..pbx.listener import Listener, check_listen_config
-from ..pbx.spool import DELIVERED, PENDING, Spool
+from ..pbx.listener.config import check_listen_config
+from ..pbx.listener.service import Listener
+from ..pbx.listener.spool import DELIVERED, PENDING, Spool
 from .common import make_pbx
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"
@@ -141,7 +142,7 @@ class TestAmiToOdoo(HttpCase):
         self.assertEqual(len(self.calls()), len(self.expected))
         self.assertEqual(self.calls(), calls)
 
-    @mute_logger("pbx.delivery", "odoo.addons.phone_call_accounting.pbx.delivery")
+    @mute_logger("pbx.listener.delivery", "odoo.addons.phone_call_accounting.pbx.listener.delivery")
     def test_odoo_down_during_the_replay_loses_nothing(self):
         # Odoo is unreachable: the listener keeps every finished call in its spool.
         config = self.config(url="http://127.0.0.1:9/down")

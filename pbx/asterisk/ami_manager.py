@@ -27,7 +27,7 @@ manager)``) and replaces the parts that break:
    ``connected()`` turns False on any reader failure, :meth:`wait_closed`
    lets a supervisor notice at once, and every action takes a timeout, so a
    Ping that is not answered is an exception rather than a hang. A
-   ``Manager`` is still single use: the supervisor in :mod:`pbx.listener`
+   ``Manager`` is still single use: the supervisor in :mod:`pbx.listener.service`
    makes a new one per connection.
 5. **Responses paired by arrival order.** pyst2 hands whichever response
    arrives next to whichever thread waits first, and writes actions from

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from pbx.cli import OUTPUT_KEYS, build_parser
+from pbx.listener.cli import OUTPUT_KEYS, build_parser
 from pbx.tests.ami_trace import Trace
 from pbx.tests.recordings import REPO_ROOT, TRUNKS, recording
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from pbx.delivery import Deliverer, Webhook
-from pbx.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
+from pbx.listener.delivery import Deliverer, Webhook
+from pbx.listener.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
 from pbx.tests.fake_odoo import PBX_ID, TOKEN
 
 
@@ -51,7 +51,7 @@ def test_rejected_items_are_final_and_keep_the_reason(spool, odoo, caplog):
     spool.put(calls(3))
     odoo.reject = {"call-1"}
     sender = deliverer(spool, odoo)
-    with caplog.at_level(logging.WARNING, logger="pbx.delivery"):
+    with caplog.at_level(logging.WARNING, logger="pbx.listener.delivery"):
         assert sender.deliver_all() == 3
     (row,) = spool.rows(REJECTED)
     assert (row["external_id"], row["reason"]) == ("call-1", "status 'bogus' is unknown")
@@ -101,7 +101,7 @@ def test_wrong_token_keeps_items_and_logs_an_error(spool, odoo, caplog):
     sender = Deliverer(
         spool, Webhook(odoo.url, PBX_ID, "wrong", timeout=2), clock=clock, backoff_min=1
     )
-    with caplog.at_level(logging.ERROR, logger="pbx.delivery"):
+    with caplog.at_level(logging.ERROR, logger="pbx.listener.delivery"):
         assert sender.deliver_once() is None
     assert odoo.requests == [(401, 0)]
     assert "odoo.token" in caplog.text
@@ -114,7 +114,7 @@ def test_wrong_token_keeps_items_and_logs_an_error(spool, odoo, caplog):
 def test_unknown_pbx_is_a_configuration_error_too(spool, odoo, caplog):
     spool.put(calls(1))
     sender = Deliverer(spool, Webhook(odoo.url, 99, TOKEN, timeout=2))
-    with caplog.at_level(logging.ERROR, logger="pbx.delivery"):
+    with caplog.at_level(logging.ERROR, logger="pbx.listener.delivery"):
         assert sender.deliver_once() is None
     assert "odoo.pbx_id" in caplog.text
     assert spool.counts()[PENDING] == 1

@@ -21,10 +21,11 @@ import pytest
 from pbx.asterisk.ami import parse_bytes, parse_file
 from pbx.asterisk.ami_manager import Manager
 from pbx.asterisk.assembler import CallAssembler, assemble
-from pbx.cli import main
 from pbx.fake_ami import FakeAmiServer, load_messages, split_messages
-from pbx.listener import Listener, check_listen_config
-from pbx.spool import DELIVERED, PENDING, Spool
+from pbx.listener.cli import main
+from pbx.listener.config import check_listen_config
+from pbx.listener.service import Listener
+from pbx.listener.spool import DELIVERED, PENDING, Spool
 from pbx.tests.recordings import REPO_ROOT, TRUNKS, listen_config, recording
 
 pytestmark = pytest.mark.filterwarnings(
@@ -179,7 +180,7 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
                 return feed(message, now)
 
             listener.assembler.feed = slow_feed
-            with caplog.at_level(logging.INFO, "pbx.listener"):
+            with caplog.at_level(logging.INFO, "pbx.listener.service"):
                 assert wait_until(lambda: listener.events == len(messages), 30)
     assert "Ping answer late" in caplog.text
     assert server.logins == 1
@@ -198,7 +199,7 @@ def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
     with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo, reconnect_max=0.2)
         with (
-            caplog.at_level(logging.ERROR, "pbx.listener"),
+            caplog.at_level(logging.ERROR, "pbx.listener.service"),
             listening(config, manager_factory=flaky_manager) as listener,
         ):
             assert wait_until(lambda: listener.events == len(messages))

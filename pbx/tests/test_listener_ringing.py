@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from pbx.cli import ConfigError
 from pbx.fake_ami import FakeAmiServer, split_messages
-from pbx.listener import Listener, check_listen_config
+from pbx.listener.config import ConfigError, check_listen_config
+from pbx.listener.service import Listener
 from pbx.tests.fake_odoo import PBX_ID, TOKEN
 from pbx.tests.recordings import listen_config, recording
 

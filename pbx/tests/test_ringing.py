@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pbx.asterisk.ami import Message, parse_file
-from pbx.ringing import RingingDetector, RingingSender, post_ringing, ringing_events
+from pbx.listener.ringing import RingingDetector, RingingSender, post_ringing, ringing_events
 from pbx.tests.recordings import TRUNKS, recording
 
 

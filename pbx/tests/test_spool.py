@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from pbx.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
+from pbx.listener.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
 from pbx.tests.recordings import REPO_ROOT
 
 
@@ -133,7 +133,7 @@ def test_reopened_spool_keeps_everything(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from pbx.spool import Spool
+    from pbx.listener.spool import Spool
 
     spool = Spool(sys.argv[1])
     batch = 0

@@ -1,21 +1,20 @@
 """Command line of the PBX core: ``python -m pbx replay|listen ... --config CONFIG.json``.
 
 Each command is a subparser added by its own ``_add_*`` function: ``replay``
-prints the calls of a capture, ``listen`` (:mod:`pbx.listener`) follows a
+prints the calls of a capture, ``listen`` (:mod:`.service`) follows a
 live Asterisk and delivers its calls to Odoo.
 """
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .asterisk.ami import iter_file
-from .asterisk.assembler import CallAssembler
-from .asterisk.cdr import parse_cdr_file
+from ..asterisk.ami import iter_file
+from ..asterisk.assembler import CallAssembler
+from ..asterisk.cdr import parse_cdr_file
+from .config import ConfigError, load_config
 
 OUTPUT_KEYS = (
     "call_id",
@@ -32,48 +31,6 @@ OUTPUT_KEYS = (
     "recording",
     "hangup_cause",
 )
-DEFAULT_STALE_SECONDS = 3600
-
-
-class ConfigError(ValueError):
-    """The configuration file cannot be used; the message says why."""
-
-
-def load_config(path):
-    """Read and check CONFIG.json: ``trunks`` (regexes) and ``country`` at least.
-
-    Optional: ``timezone`` (zoneinfo name of the PBX, for CDR local times)
-    and ``stale_seconds`` (how long a silent call stays open).
-    """
-    try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path} must hold a JSON object")
-    trunks = config.get("trunks")
-    if not isinstance(trunks, list) or not all(isinstance(trunk, str) for trunk in trunks):
-        raise ConfigError('"trunks" must be a list of regular expressions')
-    for trunk in trunks:
-        try:
-            re.compile(trunk)
-        except re.error as exc:
-            raise ConfigError(
-                f"trunk pattern {trunk!r} is not a valid regular expression: {exc}"
-            ) from exc
-    if not isinstance(config.get("country"), str):
-        raise ConfigError('"country" must be a country code such as "NL"')
-    timezone = config.setdefault("timezone", "UTC")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ConfigError(f"timezone {timezone!r} is not a known zone name") from exc
-    stale = config.setdefault("stale_seconds", DEFAULT_STALE_SECONDS)
-    if isinstance(stale, bool) or not isinstance(stale, int | float) or stale <= 0:
-        raise ConfigError('"stale_seconds" must be a positive number')
-    return config
 
 
 def _print_call(call, out):
@@ -131,7 +88,7 @@ def _add_replay(commands):
 
 def _run_listen(args):
     # Imported here: the listener needs pyst2, which replay does not.
-    from .listener import run_listen
+    from .service import run_listen
 
     try:
         return run_listen(args)

@@ -11,12 +11,12 @@
   thread.
 * the Manager's **dispatch** thread feeds each event to one
   :class:`pbx.asterisk.assembler.CallAssembler`, which outlives reconnects, and
-  writes the calls it finishes to the :class:`pbx.spool.Spool` (SQLite, WAL)
+  writes the calls it finishes to the :class:`pbx.listener.spool.Spool` (SQLite, WAL)
   before anything tries to send them.
 * a **delivery** thread posts spooled calls to Odoo in batches
-  (:class:`pbx.delivery.Deliverer`: retry, backoff, idempotent upsert).
+  (:class:`pbx.listener.delivery.Deliverer`: retry, backoff, idempotent upsert).
 * with ``odoo.ringing`` on, every phone that starts ringing is posted to
-  Odoo's ringing route at once (:mod:`pbx.ringing`, from a thread of its
+  Odoo's ringing route at once (:mod:`pbx.listener.ringing`, from a thread of its
   own, never stored, dropped rather than late).
 
 On SIGTERM/SIGINT (:meth:`Listener.stop`): log off, dispatch what was
@@ -26,107 +26,23 @@ spool them, make one last delivery attempt and close the spool.
 """
 
 import logging
-import re
 import signal
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from .asterisk.ami_manager import Manager, ManagerAuthException, ManagerException, ManagerTimeout
-from .asterisk.assembler import CallAssembler
-from .cli import ConfigError, load_config
+from ..asterisk.ami_manager import Manager, ManagerAuthException, ManagerException, ManagerTimeout
+from ..asterisk.assembler import CallAssembler
+from .config import ConfigError, load_listen_config
 from .delivery import Deliverer, Webhook
 from .ringing import RingingDetector, RingingSender
 from .spool import Spool
 
 _logger = logging.getLogger(__name__)
 
-AMI_DEFAULTS = {
-    "host": "127.0.0.1",
-    "port": 5038,
-    "ping_interval": 2.0,
-    "ping_timeout": None,  # default: ping_interval, at least 1 s, at most 5 s
-    "connect_timeout": 3.0,
-    "reconnect_max": 2.0,
-}
-ODOO_DEFAULTS = {
-    "batch_size": 200,
-    "timeout": 10.0,
-    "backoff_min": 1.0,
-    "backoff_max": 60.0,
-    "ringing": False,  # post ringing events (pop-ups) to .../pbx/<id>/ringing
-}
-DEFAULT_SPOOL = "/var/lib/phone_call_accounting/spool.sqlite"
 SHUTDOWN_DELIVERY_SECONDS = 10.0
 STALE_SWEEP_SECONDS = 60.0
-
-
-def _number(section, key, value, minimum=0.0, integer=False):
-    kinds = int if integer else int | float
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= minimum:
-        what = "a whole number" if integer else "a number"
-        raise ConfigError(f'"{section}.{key}" must be {what} above {minimum:g}')
-    return value
-
-
-def _text(section, key, value):
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f'"{section}.{key}" must be a non-empty string')
-    return value
-
-
-def check_listen_config(config):
-    """Check and complete the ``ami``, ``odoo`` and ``spool`` parts of a config.
-
-    ``config`` already went through :func:`pbx.cli.load_config` (trunks,
-    country, stale_seconds). Returns it with defaults filled in.
-    """
-    ami = config.get("ami")
-    odoo = config.get("odoo")
-    if not isinstance(ami, dict):
-        raise ConfigError('"ami" must be an object with host, port, username and secret')
-    if not isinstance(odoo, dict):
-        raise ConfigError('"odoo" must be an object with url, pbx_id and token')
-    ami = config["ami"] = {**AMI_DEFAULTS, **ami}
-    odoo = config["odoo"] = {**ODOO_DEFAULTS, **odoo}
-    for key in ("host", "username", "secret"):
-        _text("ami", key, ami.get(key))
-    if not isinstance(ami["port"], int) or isinstance(ami["port"], bool):
-        raise ConfigError('"ami.port" must be a port number')
-    if not 0 < ami["port"] < 65536:
-        raise ConfigError('"ami.port" must be a port number')
-    for key in ("ping_interval", "connect_timeout", "reconnect_max"):
-        _number("ami", key, ami[key])
-    if ami["ping_timeout"] is None:
-        ami["ping_timeout"] = min(5.0, max(1.0, ami["ping_interval"]))
-    _number("ami", "ping_timeout", ami["ping_timeout"])
-
-    url = _text("odoo", "url", odoo.get("url"))
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise ConfigError('"odoo.url" must be an http:// or https:// address')
-    pbx_id = odoo.get("pbx_id")
-    if isinstance(pbx_id, bool) or not isinstance(pbx_id, int | str) or not str(pbx_id):
-        raise ConfigError('"odoo.pbx_id" must be the id of the PBX record in Odoo')
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(pbx_id)):
-        raise ConfigError('"odoo.pbx_id" may hold only letters, digits, "_", "." and "-"')
-    _text("odoo", "token", odoo.get("token"))
-    if not isinstance(odoo["ringing"], bool):
-        raise ConfigError('"odoo.ringing" must be true or false')
-    _number("odoo", "batch_size", odoo["batch_size"], integer=True)
-    for key in ("timeout", "backoff_min", "backoff_max"):
-        _number("odoo", key, odoo[key])
-
-    spool = config.setdefault("spool", DEFAULT_SPOOL)
-    if not isinstance(spool, str) or not spool:
-        raise ConfigError('"spool" must be the path of the spool file')
-    return config
-
-
-def load_listen_config(path):
-    """Read CONFIG.json for ``listen``; raises :class:`pbx.cli.ConfigError`."""
-    return check_listen_config(load_config(path))
 
 
 class Listener:

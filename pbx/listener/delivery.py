@@ -122,7 +122,7 @@ def _reason_of(reply):
 
 
 class Deliverer:
-    """Moves calls from a :class:`pbx.spool.Spool` to a :class:`Webhook`.
+    """Moves calls from a :class:`pbx.listener.spool.Spool` to a :class:`Webhook`.
 
     :meth:`deliver_once` sends one batch and is what the tests drive;
     :meth:`run` loops on it in the listener's delivery thread.
