@@ -7,11 +7,11 @@ Run it from the repository root with a Python that has pyst2::
 
 What it does:
 
-1. Concatenates the twelve shared real recordings (``../shared/fixtures/ami``)
+1. Concatenates the twelve shared real captures (``../shared/fixtures/ami``)
    and repeats them until the trace holds at least ``--events`` events;
    from the second pass on, every ``...Uniqueid``/``...Linkedid`` gets a
    suffix, so each pass is new calls rather than late events of old ones.
-2. Serves that trace from the fake AMI server (:mod:`pbx.fake_ami`) in a
+2. Serves that trace from the fake AMI server (:mod:`pbx.testing.fake_ami`) in a
    separate process over loopback TCP: banner, Login, then the whole trace
    as fast as the client reads it, then it hangs up.
 3. Logs in with :class:`pbx.asterisk.ami_manager.Manager` and with stock pyst2
@@ -27,7 +27,7 @@ What it does:
 Stock pyst2 reads one byte per system call; at its speed the whole trace
 would take minutes, so its run stops after ``--stock-seconds`` and its rate
 is the events it dispatched in that time (the same trace, from its start).
-The recordings hold no ``ChanVariable`` headers, so stock pyst2 does not
+The captures hold no ``ChanVariable`` headers, so stock pyst2 does not
 crash on them. Our manager's figure is the best of ``--runs`` full runs.
 
 Targets (the issue): at least 30,000 events/s and at least 10x stock. They
@@ -59,9 +59,8 @@ from pbx.asterisk.assembler import CallAssembler
 from pbx.listener.config import check_listen_config
 from pbx.listener.delivery import Reply
 from pbx.listener.service import Listener
+from pbx.testing.captures import CAPTURES_DIR, TRUNKS
 
-RECORDINGS = REPO.parent / "shared" / "fixtures" / "ami"
-TRUNKS = [r"^SIP/voipgrid-"]
 TARGET_EVENTS_PER_SECOND = 30_000
 TARGET_RATIO = 10
 USERNAME, SECRET = "bench", "bench"
@@ -73,7 +72,7 @@ def start_server(files, repeat):
         [
             sys.executable,
             "-m",
-            "pbx.fake_ami",
+            "pbx.testing.fake_ami",
             *map(str, files),
             "--port",
             "0",
@@ -208,16 +207,16 @@ def main(argv=None):
     # The server hanging up at the end of the trace is expected here.
     logging.basicConfig(level=logging.ERROR)
 
-    files = sorted(RECORDINGS.glob("*.ami"))
+    files = sorted(CAPTURES_DIR.glob("*.ami"))
     if not files:
-        print(f"no recordings in {RECORDINGS}", file=sys.stderr)
+        print(f"no captures in {CAPTURES_DIR}", file=sys.stderr)
         return 2
     per_pass = sum(1 for path in files for message in parse_file(path) if message.event)
     repeat = max(1, math.ceil(args.events / per_pass))
     process, port, messages = start_server(files, repeat)
     try:
         print(
-            f"trace: {len(files)} recordings x {repeat} = {messages} messages "
+            f"trace: {len(files)} captures x {repeat} = {messages} messages "
             f"({per_pass * repeat} events), fake AMI server pid {process.pid} on 127.0.0.1:{port}"
         )
         best = None

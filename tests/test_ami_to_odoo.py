@@ -1,6 +1,6 @@
 """The whole road from Asterisk to Odoo, on 127.0.0.1.
 
-A fake AMI server replays the real recordings of ../shared/fixtures/ami; the
+A fake AMI server replays the real captures of ../shared/fixtures/ami; the
 listener (pyst2, assembler, SQLite spool, delivery) posts the finished calls
 to this real Odoo's webhook.
 """
@@ -16,14 +16,12 @@ from odoo.tools import mute_logger
 
 from ..pbx.asterisk.ami import parse_bytes
 from ..pbx.asterisk.assembler import assemble
-from ..pbx.fake_ami import FakeAmiServer, load_messages
 from ..pbx.listener.config import check_listen_config
 from ..pbx.listener.service import Listener
 from ..pbx.listener.spool import DELIVERED, PENDING, Spool
+from ..pbx.testing.captures import CAPTURES_DIR, TRUNKS, listen_config
+from ..pbx.testing.fake_ami import FakeAmiServer, load_messages
 from .common import make_pbx
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"
-TRUNKS = ["^SIP/voipgrid-"]
 
 
 def clock():
@@ -44,7 +42,7 @@ class TestAmiToOdoo(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.recordings = sorted(FIXTURES.glob("*.ami"))
+        cls.captures = sorted(CAPTURES_DIR.glob("*.ami"))
         cls.env.company.country_id = cls.env.ref("base.nl")
         cls.pbx = make_pbx(
             cls.env, kind="asterisk_ami", trunk_patterns="\n".join(TRUNKS), timezone="UTC"
@@ -52,29 +50,22 @@ class TestAmiToOdoo(HttpCase):
 
     def setUp(self):
         super().setUp()
-        if len(self.recordings) != 12:
-            self.skipTest(f"the shared AMI recordings are not at {FIXTURES}")
-        self.messages = load_messages(self.recordings)
-        # The recordings carry no Timestamp: one second per event, as the listener is told.
+        if len(self.captures) != 12:
+            self.skipTest(f"the shared AMI captures are not at {CAPTURES_DIR}")
+        self.messages = load_messages(self.captures)
+        # The captures carry no Timestamp: one second per event, as the listener is told.
         self.expected = assemble(parse_bytes(b"".join(self.messages)), TRUNKS, clock=clock())
         self.tmp = Path(tempfile.mkdtemp(prefix="pca-listener-"))
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def config(self, ami_port=5038, url=None, spool="spool.sqlite"):
         return check_listen_config(
-            {
-                "trunks": TRUNKS,
-                "country": "NL",
-                "stale_seconds": 3600,
-                "ami": {
-                    "host": "127.0.0.1",
-                    "port": ami_port,
-                    "username": "listener",
-                    "secret": "secret",
-                    "ping_interval": 1,
-                },
-                "odoo": {
-                    "url": url or self.base_url(),
+            listen_config(
+                self.tmp,
+                ami_port,
+                url or self.base_url(),
+                ami={"ping_interval": 1},
+                odoo={
                     "pbx_id": self.pbx.id,
                     "token": self.pbx.token,
                     "batch_size": 25,
@@ -82,8 +73,8 @@ class TestAmiToOdoo(HttpCase):
                     "backoff_min": 0.05,
                     "backoff_max": 0.2,
                 },
-                "spool": str(self.tmp / spool),
-            }
+                spool=spool,
+            )
         )
 
     def replay(self, config, messages=None, delivered=True):
@@ -136,7 +127,7 @@ class TestAmiToOdoo(HttpCase):
         self.assertTrue(incoming)
         self.assertTrue(all(c.client_number.startswith("+31") for c in incoming))
 
-        # The same recordings again, through a new listener and spool: no duplicate.
+        # The same captures again, through a new listener and spool: no duplicate.
         again = self.config(spool="second.sqlite")
         self.replay(again)
         self.assertEqual(len(self.calls()), len(self.expected))

@@ -5,7 +5,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..pbx.recordings import Recording
-from .audio import LAWYER, spoken_wav, stereo_call_wav, tools_missing
+from ..pbx.testing.speech import LAWYER, spoken_wav, stereo_call_wav, tools_missing
 from .common import make_pbx, no_cron_commits
 
 

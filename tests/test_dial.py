@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..pbx.fake_ami_originate import FakeOriginateAmiServer, closed_port
+from ..pbx.testing.fake_ami import FakeOriginateAmiServer, closed_port
 from .common import PhoneCase, make_pbx
 
 

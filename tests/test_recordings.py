@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .audio import spoken_wav, tools_missing
+from ..pbx.testing.speech import spoken_wav, tools_missing
 from .common import make_pbx, no_cron_commits
 
 WAV = spoken_wav()

@@ -9,7 +9,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..pbx.fake_ami_originate import FakeOriginateAmiServer
+from ..pbx.testing.fake_ami import FakeOriginateAmiServer
 from .common import make_client, make_pbx, post_json, setup_company
 
 RINGING = "phone_call_accounting/ringing"

@@ -1,6 +1,6 @@
 import pytest
 
-from pbx.tests.fake_odoo import FakeOdoo
+from pbx.testing.fake_odoo import FakeOdoo
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
 from pbx.asterisk.ami import Message, Parser, encode_action, iter_file, parse_bytes, parse_file
-from pbx.tests.recordings import recording
+from pbx.testing.captures import capture
 
 TWO_EVENTS = (
     b"Event: Newchannel\r\nChannel: SIP/201-00000001\r\nUniqueid: 1.1\r\n\r\n"
@@ -108,8 +108,8 @@ def test_parse_file_and_iter_file(tmp_path):
     assert list(iter_file(path, chunk_size=5)) == parse_bytes(TWO_EVENTS)
 
 
-def test_a_real_recording_parses_cleanly():
-    messages = parse_file(recording("simple_ab_success_a_hangup.ami"))
+def test_a_real_capture_parses_cleanly():
+    messages = parse_file(capture("simple_ab_success_a_hangup.ami"))
     assert len(messages) == 47  # one per "Event:" line in the file
     assert all(m.event for m in messages)
     assert messages[-1].get("Event") == "Hangup"

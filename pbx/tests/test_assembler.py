@@ -4,10 +4,10 @@ import pytest
 
 from pbx.asterisk.ami import Parser, parse_bytes, parse_file
 from pbx.asterisk.assembler import CallAssembler, assemble
-from pbx.tests.ami_trace import START, Trace
-from pbx.tests.recordings import TRUNKS, recording
+from pbx.testing.ami_trace import START, Trace
+from pbx.testing.captures import TRUNKS, capture
 
-# The recordings have no Timestamp headers, so times come from the moment of
+# The captures have no Timestamp headers, so times come from the moment of
 # reading: a synthetic clock advancing one second per message makes ring and
 # talk seconds count messages, which pins down where they start and stop.
 CLOCK_START = 1_700_000_000  # 2023-11-14T22:13:20Z
@@ -15,7 +15,7 @@ CLOCK_START = 1_700_000_000  # 2023-11-14T22:13:20Z
 
 def replay(name):
     clock = itertools.count(CLOCK_START).__next__
-    return assemble(parse_file(recording(name)), TRUNKS, clock=clock)
+    return assemble(parse_file(capture(name)), TRUNKS, clock=clock)
 
 
 def internal(**fields):
@@ -24,7 +24,7 @@ def internal(**fields):
     return call
 
 
-# What a PBX administrator expects from each recording. Extensions are the
+# What a PBX administrator expects from each capture. Extensions are the
 # endpoint names (SIP/150010002-... -> 150010002), see channels.extension_of.
 EXPECTED = {
     "simple_ab_success_a_hangup.ami": [
@@ -208,7 +208,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_recording(name):
+def test_capture(name):
     calls = replay(name)
     assert len(calls) == len(EXPECTED[name])
     for call, expected in zip(calls, EXPECTED[name], strict=True):
@@ -218,10 +218,10 @@ def test_recording(name):
         assert call["start"] <= call["end"]
 
 
-def test_recording_replay_does_not_depend_on_chunking():
+def test_capture_replay_does_not_depend_on_chunking():
     # Same events through the incremental parser in tiny chunks.
     parser = Parser()
-    data = recording("xfer_attended_xfer_abbcac.ami").read_bytes()
+    data = capture("xfer_attended_xfer_abbcac.ami").read_bytes()
     messages = []
     for i in range(0, len(data), 97):
         messages += parser.feed(data[i : i + 97])
@@ -233,7 +233,7 @@ def test_recording_replay_does_not_depend_on_chunking():
 
 def test_calls_are_emitted_when_the_last_channel_hangs_up():
     assembler = CallAssembler(TRUNKS)
-    messages = parse_file(recording("simple_ab_success_a_hangup.ami"))
+    messages = parse_file(capture("simple_ab_success_a_hangup.ami"))
     emitted = [assembler.feed(message, CLOCK_START + i) for i, message in enumerate(messages)]
     assert [i for i, calls in enumerate(emitted) if calls] == [len(messages) - 1]
     assert assembler.open_calls == 0
@@ -520,7 +520,7 @@ def test_forward_header_marks_the_call_forwarded():
 def test_nothing_is_kept_once_calls_finish(name):
     # A listener runs for months: finished calls must leave no state behind.
     assembler = CallAssembler(TRUNKS)
-    for i, message in enumerate(parse_file(recording(name))):
+    for i, message in enumerate(parse_file(capture(name))):
         assembler.feed(message, CLOCK_START + i)
     assert assembler.open_calls == 0
     assert assembler._channels == {}

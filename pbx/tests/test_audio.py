@@ -20,7 +20,7 @@ from pbx.analysis.audio import (
     load_mono,
     segments,
 )
-from pbx.tests import speech
+from pbx.testing import speech
 
 TOLERANCE = 0.3  # seconds
 

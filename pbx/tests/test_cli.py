@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from pbx.listener.cli import OUTPUT_KEYS, build_parser
-from pbx.tests.ami_trace import Trace
-from pbx.tests.recordings import REPO_ROOT, TRUNKS, recording
+from pbx.testing.ami_trace import Trace
+from pbx.testing.captures import REPO_ROOT, TRUNKS, capture
 
 
 def run(*args):
@@ -40,8 +40,8 @@ def json_lines(stdout):
     return [json.loads(line) for line in stdout.splitlines()]
 
 
-def test_replay_recording_prints_one_json_object_per_call(config):
-    result = run("replay", recording("simple_ab_success_twoclients.ami"), "--config", config)
+def test_replay_capture_prints_one_json_object_per_call(config):
+    result = run("replay", capture("simple_ab_success_twoclients.ami"), "--config", config)
     assert result.returncode == 0, result.stderr
     calls = json_lines(result.stdout)
     assert [tuple(call) for call in calls] == [OUTPUT_KEYS, OUTPUT_KEYS]
@@ -55,7 +55,7 @@ def test_replay_recording_prints_one_json_object_per_call(config):
 
 def test_replay_forwarded_call(config):
     result = run(
-        "replay", recording("xfer_misc_call_forwarding.ami"), "--config", config, "--format", "ami"
+        "replay", capture("xfer_misc_call_forwarding.ami"), "--config", config, "--format", "ami"
     )
     (call,) = json_lines(result.stdout)
     assert (call["direction"], call["status"], call["forwarded"], call["transferred"]) == (

@@ -7,7 +7,7 @@ import pytest
 
 from pbx.listener.delivery import Deliverer, Webhook
 from pbx.listener.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
-from pbx.tests.fake_odoo import PBX_ID, TOKEN
+from pbx.testing.fake_odoo import PBX_ID, TOKEN
 
 
 @pytest.fixture

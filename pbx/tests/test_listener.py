@@ -1,7 +1,7 @@
 """The five pyst2 0.5.1 defects: each shown on stock pyst2, then shown fixed.
 
-Every test talks TCP to the fake AMI server (:mod:`pbx.fake_ami`) on
-127.0.0.1, which replays the shared real recordings. The ``stock`` tests
+Every test talks TCP to the fake AMI server (:mod:`pbx.testing.fake_ami`) on
+127.0.0.1, which replays the shared real captures. The ``stock`` tests
 document what :class:`pbx.asterisk.ami_manager.Manager` exists for; if a pyst2
 upgrade fixes a defect, its stock test fails and says so.
 """
@@ -27,14 +27,14 @@ from pbx.asterisk.ami_manager import (
     ManagerTimeout,
 )
 from pbx.asterisk.assembler import assemble
-from pbx.fake_ami import FakeAmiServer, add_channel_variables, split_messages
-from pbx.tests.recordings import TRUNKS, recording
+from pbx.testing.captures import TRUNKS, capture
+from pbx.testing.fake_ami import FakeAmiServer, add_channel_variables, split_messages
 
 # pyst2 0.5.1 itself calls the deprecated Event.isSet() and Thread.setDaemon().
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
 )
-RECORDING = "simple_ab_success_a_hangup.ami"
+CAPTURE = "simple_ab_success_a_hangup.ami"
 CLOCK_START = 1_700_000_000
 
 stock_thread_death = pytest.mark.filterwarnings(
@@ -42,8 +42,8 @@ stock_thread_death = pytest.mark.filterwarnings(
 )
 
 
-def recorded(name=RECORDING):
-    return split_messages(recording(name).read_bytes())
+def captured(name=CAPTURE):
+    return split_messages(capture(name).read_bytes())
 
 
 def with_recording_file(messages):
@@ -115,7 +115,7 @@ def test_stock_pyst2_reads_one_byte_per_system_call(monkeypatch):
         return readinto(self, buffer)
 
     monkeypatch.setattr(socket.SocketIO, "readinto", counting)
-    messages = recorded()
+    messages = captured()
     with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(stock.Manager(), server, seen)
@@ -126,7 +126,7 @@ def test_stock_pyst2_reads_one_byte_per_system_call(monkeypatch):
 
 
 def test_manager_reads_in_chunks():
-    messages = recorded()
+    messages = captured()
     with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(Manager(), server, seen)
@@ -139,12 +139,12 @@ def test_manager_reads_in_chunks():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_chunk_parser_gives_what_parser_gives(seed):
-    recordings = [
+    captures = [
         "simple_ab_success_a_hangup.ami",
         "xfer_attended_xfer_abbcac.ami",
         "queue_queue_simple.ami",
     ]
-    wire = b"".join(recording(name).read_bytes() for name in recordings)
+    wire = b"".join(capture(name).read_bytes() for name in captures)
     # Odd but legal input: LF only, whitespace-only separator lines, a line
     # without a colon, an empty key, a repeated header, UTF-8 split anywhere.
     wire += (
@@ -175,7 +175,7 @@ def test_chunk_parser_gives_what_parser_gives(seed):
 
 @stock_thread_death
 def test_stock_pyst2_reader_dies_on_chanvariable_while_connected_says_true():
-    messages = with_recording_file(recorded())
+    messages = with_recording_file(captured())
     first = next(n for n, raw in enumerate(messages) if b"ChanVariable" in raw)
     with FakeAmiServer(messages) as server:
         seen = Collect()
@@ -189,7 +189,7 @@ def test_stock_pyst2_reader_dies_on_chanvariable_while_connected_says_true():
 
 
 def test_manager_keeps_chanvariable_headers():
-    messages = with_recording_file(recorded())
+    messages = with_recording_file(captured())
     with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(Manager(), server, seen)
@@ -222,7 +222,7 @@ def failing_on(count):
 
 @stock_thread_death
 def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
-    messages = recorded()
+    messages = captured()
     with FakeAmiServer(messages) as server:
         seen = Collect()
         manager = log_in(stock.Manager(), server, failing_on(3), seen)
@@ -235,7 +235,7 @@ def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
 
 
 def test_manager_logs_a_failing_callback_and_goes_on(caplog):
-    messages = recorded()
+    messages = captured()
     with (
         FakeAmiServer(messages) as server,
         caplog.at_level(logging.ERROR, "pbx.asterisk.ami_manager"),
@@ -254,7 +254,7 @@ def test_manager_logs_a_failing_callback_and_goes_on(caplog):
 
 
 def test_stock_pyst2_cannot_connect_twice_nor_notice_a_silent_server():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(stock.Manager(), server)
         server.answer_pings = False
         assert unanswered(manager.ping, 0.5)  # no timeout: waits forever
@@ -266,7 +266,7 @@ def test_stock_pyst2_cannot_connect_twice_nor_notice_a_silent_server():
 
 
 def test_manager_ping_times_out_and_a_lost_connection_shows_at_once():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(Manager(action_timeout=2), server)
         assert manager.ping(timeout=0.5).get_header("Ping") == "Pong"
         server.answer_pings = False
@@ -285,7 +285,7 @@ def test_manager_ping_times_out_and_a_lost_connection_shows_at_once():
 
 
 def test_manager_close_does_not_wait_for_a_dead_server():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(Manager(), server)
         server.answer_pings = False
         server.handle = lambda connection, action: None  # answers nothing at all now
@@ -296,7 +296,7 @@ def test_manager_close_does_not_wait_for_a_dead_server():
 
 
 def test_pending_action_fails_when_the_connection_drops():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(Manager(), server)
         server.answer_pings = False
         threading.Timer(0.2, server.drop).start()
@@ -327,7 +327,7 @@ def race(manager):
 def test_stock_pyst2_hands_responses_to_the_wrong_action():
     # Which waiting thread takes the next response is a race in pyst2; the
     # wrong pairing wins most rounds, so a few rounds always show it.
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(stock.Manager(), server)
         rounds = [race(manager)]
         while rounds[-1] == {"slow": "slow", "quick": "quick"} and len(rounds) < 10:
@@ -337,7 +337,7 @@ def test_stock_pyst2_hands_responses_to_the_wrong_action():
 
 
 def test_manager_pairs_responses_by_action_id():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(Manager(), server)
         rounds = [race(manager) for _ in range(3)]
         manager.close()
@@ -345,7 +345,7 @@ def test_manager_pairs_responses_by_action_id():
 
 
 def test_manager_refuses_header_injection():
-    with FakeAmiServer(recorded()) as server:
+    with FakeAmiServer(captured()) as server:
         manager = log_in(Manager(), server)
         with pytest.raises(ValueError, match="line break"):
             manager.send_action({"Action": "Ping", "X": "1\r\nAction: Logoff"})

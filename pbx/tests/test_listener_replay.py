@@ -1,7 +1,7 @@
 """The listener end to end: fake AMI server -> listener -> spool -> fake Odoo.
 
 Everything runs on 127.0.0.1: the fake AMI server replays the shared real
-recordings, :class:`pbx.tests.fake_odoo.FakeOdoo` plays Odoo's webhook.
+captures, :class:`pbx.testing.fake_odoo.FakeOdoo` plays Odoo's webhook.
 """
 
 import copy
@@ -21,12 +21,12 @@ import pytest
 from pbx.asterisk.ami import parse_bytes, parse_file
 from pbx.asterisk.ami_manager import Manager
 from pbx.asterisk.assembler import CallAssembler, assemble
-from pbx.fake_ami import FakeAmiServer, load_messages, split_messages
 from pbx.listener.cli import main
 from pbx.listener.config import check_listen_config
 from pbx.listener.service import Listener
 from pbx.listener.spool import DELIVERED, PENDING, Spool
-from pbx.tests.recordings import REPO_ROOT, TRUNKS, listen_config, recording
+from pbx.testing.captures import REPO_ROOT, TRUNKS, capture, listen_config
+from pbx.testing.fake_ami import FakeAmiServer, load_messages, split_messages
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -51,12 +51,12 @@ RECONNECT_LIMIT = 5.0  # seconds, from the issue
 
 
 def counter():
-    """The recordings have no Timestamp: one second per event, as in test_assembler."""
+    """The captures have no Timestamp: one second per event, as in test_assembler."""
     return itertools.count(CLOCK_START).__next__
 
 
-def all_recordings():
-    return load_messages([recording(name) for name in NAMES])
+def all_captures():
+    return load_messages([capture(name) for name in NAMES])
 
 
 def events_in(messages):
@@ -102,8 +102,8 @@ def spooled(config):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_replay_through_the_listener_gives_the_calls_of_assemble(name, tmp_path, odoo):
-    messages = split_messages(recording(name).read_bytes())
-    expected = assemble(parse_file(recording(name)), TRUNKS, clock=counter())
+    messages = split_messages(capture(name).read_bytes())
+    expected = assemble(parse_file(capture(name)), TRUNKS, clock=counter())
     with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo)
         with listening(config, clock=counter()) as listener:
@@ -115,7 +115,7 @@ def test_replay_through_the_listener_gives_the_calls_of_assemble(name, tmp_path,
 
 
 def test_reconnects_within_5_s_after_drops_and_keeps_calls_whole(tmp_path, odoo):
-    messages = all_recordings()
+    messages = all_captures()
     managers = []
 
     def new_manager():
@@ -137,7 +137,7 @@ def test_reconnects_within_5_s_after_drops_and_keeps_calls_whole(tmp_path, odoo)
 
 
 def test_reconnects_when_pings_go_unanswered(tmp_path, odoo):
-    messages = split_messages(recording("queue_queue_simple.ami").read_bytes())
+    messages = split_messages(capture("queue_queue_simple.ami").read_bytes())
     with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo, ping_interval=0.2, ping_timeout=0.3)
         with listening(config) as listener:
@@ -161,7 +161,7 @@ def test_reconnects_when_pings_go_unanswered(tmp_path, odoo):
 
 def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo, caplog):
     """Events read but not yet dispatched delay the Ping answer: not a reason to hang up."""
-    messages = all_recordings()
+    messages = all_captures()
 
     def small_queue_manager():
         manager = Manager(read_size=4096)
@@ -187,7 +187,7 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
 
 
 def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
-    messages = split_messages(recording("simple_ab_callgroup.ami").read_bytes())
+    messages = split_messages(capture("simple_ab_callgroup.ami").read_bytes())
     made = []
 
     def flaky_manager():
@@ -208,7 +208,7 @@ def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
 
 
 def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
-    first = FakeAmiServer(split_messages(recording("simple_ab_reject.ami").read_bytes()))
+    first = FakeAmiServer(split_messages(capture("simple_ab_reject.ami").read_bytes()))
     port = first.port
     first.start()
     config = config_for(tmp_path, port, odoo)
@@ -217,7 +217,7 @@ def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
         first.stop()  # Asterisk goes away: connection refused for a while
         assert wait_until(lambda: not listener.connected.is_set(), 2)
         time.sleep(1.5)
-        messages = split_messages(recording("simple_ab_a_cancel.ami").read_bytes())
+        messages = split_messages(capture("simple_ab_a_cancel.ami").read_bytes())
         with FakeAmiServer(messages, port=port) as second:
             back = time.monotonic()
             assert wait_until(lambda: second.logins == 1, RECONNECT_LIMIT)
@@ -229,7 +229,7 @@ def test_reconnects_after_asterisk_restarts(tmp_path, odoo):
 
 
 def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
-    messages = all_recordings()
+    messages = all_captures()
     expected = expected_calls(messages)
     # The calls finished while streaming (the others are closed at stop).
     assembler, clock = CallAssembler(TRUNKS), counter()
@@ -256,7 +256,7 @@ def test_calls_wait_in_the_spool_while_odoo_is_down(tmp_path, odoo):
 
 
 def test_stop_makes_a_last_delivery_attempt_despite_the_backoff(tmp_path, odoo):
-    messages = split_messages(recording("xfer_blind_xfer_blind_abbcac.ami").read_bytes())
+    messages = split_messages(capture("xfer_blind_xfer_blind_abbcac.ami").read_bytes())
     odoo.down()
     with FakeAmiServer(messages) as server:
         config = config_for(tmp_path, server.port, odoo)
@@ -292,7 +292,7 @@ def listen_process(config_path, log_path):
 
 
 def test_kill_9_loses_no_spooled_call_and_sigterm_stops_cleanly(tmp_path, odoo):
-    messages = all_recordings()
+    messages = all_captures()
     spool_path = tmp_path / "spool.sqlite"
     odoo.down()  # nothing leaves the spool before the kill
     with FakeAmiServer(messages, delay=0.003) as server:

@@ -4,11 +4,11 @@ import time
 
 import pytest
 
-from pbx.fake_ami import FakeAmiServer, split_messages
 from pbx.listener.config import ConfigError, check_listen_config
 from pbx.listener.service import Listener
-from pbx.tests.fake_odoo import PBX_ID, TOKEN
-from pbx.tests.recordings import listen_config, recording
+from pbx.testing.captures import capture, listen_config
+from pbx.testing.fake_ami import FakeAmiServer, split_messages
+from pbx.testing.fake_odoo import PBX_ID, TOKEN
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"
@@ -30,7 +30,7 @@ def ringing_posts(odoo):
 
 def replay(tmp_path, odoo, name, until, **options):
     """Run a listener against a fake AMI replaying ``name`` until ``until()``."""
-    server = FakeAmiServer(split_messages(recording(name).read_bytes()))
+    server = FakeAmiServer(split_messages(capture(name).read_bytes()))
     config = config_for(tmp_path, server.port, odoo.url, **options)
     server.start()
     listener = Listener(check_listen_config(config)).start()

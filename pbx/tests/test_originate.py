@@ -7,7 +7,7 @@ import time
 import pytest
 
 from pbx.asterisk.originate import OriginateError, dialling_form, originate
-from pbx.fake_ami_originate import FakeOriginateAmiServer, closed_port
+from pbx.testing.fake_ami import FakeOriginateAmiServer, closed_port
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:(isSet|setDaemon)\(\) is deprecated:DeprecationWarning"

@@ -1,4 +1,4 @@
-"""Ringing events from the real AMI recordings, and their delivery."""
+"""Ringing events from the real AMI captures, and their delivery."""
 
 import json
 import threading
@@ -9,11 +9,11 @@ import pytest
 
 from pbx.asterisk.ami import Message, parse_file
 from pbx.listener.ringing import RingingDetector, RingingSender, post_ringing, ringing_events
-from pbx.tests.recordings import TRUNKS, recording
+from pbx.testing.captures import TRUNKS, capture
 
 
 def events(name):
-    return ringing_events(parse_file(recording(name)), TRUNKS)
+    return ringing_events(parse_file(capture(name)), TRUNKS)
 
 
 def test_incoming_trunk_call_rings_the_phone_with_the_caller():

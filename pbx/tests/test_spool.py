@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from pbx.listener.spool import DELIVERED, FAILED, PENDING, REJECTED, Spool
-from pbx.tests.recordings import REPO_ROOT
+from pbx.testing.captures import REPO_ROOT
 
 
 def call(external_id, **fields):

@@ -32,7 +32,7 @@ from pbx.analysis.transcribe import (
     normalise_language,
     register_backend,
 )
-from pbx.tests import speech
+from pbx.testing import speech
 
 PRICE = "The price is too high and I want to cancel"
 LAWYER = "I want to talk to a lawyer"

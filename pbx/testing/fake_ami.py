@@ -1,13 +1,14 @@
-"""A fake Asterisk manager on 127.0.0.1 that replays recorded AMI streams.
+"""A fake Asterisk manager on 127.0.0.1 that replays AMI captures.
 
 For tests and the listener benchmark; never for production. It greets with
 ``Asterisk Call Manager/5.0.1``, answers ``Login`` (``Response: Success``,
 ActionID echoed; ``Error`` on a wrong secret), ``Ping`` (``Ping: Pong``) and
 ``Logoff`` (``Goodbye``, then hangs up), refuses any other action, and after
-a successful login streams the recorded messages. It can be told to drop
+a successful login streams the captured messages. It can be told to drop
 connections (now, or when the stream reaches a given message), to stop
 answering Pings, to pace the stream, and to hold a response back (an action
 header ``Delay: SECONDS``) so responses arrive out of order.
+:class:`FakeOriginateAmiServer` answers ``Originate`` too (click to dial).
 
 By default the stream position is shared: a client that reconnects gets the
 messages after the last one sent, as if none were lost while it was away.
@@ -16,7 +17,7 @@ benchmark runs one client after another).
 
 Standalone, for the benchmark or by hand::
 
-    python -m pbx.fake_ami FILE.ami ... [--port 5038] [--repeat N] [--close-at-end]
+    python -m pbx.testing.fake_ami FILE.ami ... [--port 5038] [--repeat N] [--close-at-end]
 """
 
 import argparse
@@ -31,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from .asterisk.ami import Parser, parse_bytes
+from ..asterisk.ami import Parser, parse_bytes
 
 BANNER = b"Asterisk Call Manager/5.0.1\r\n"
 _MESSAGE_END = re.compile(rb"(?:[ \t]*\r?\n){2,}")
@@ -341,9 +342,67 @@ class FakeAmiServer:
         return stop
 
 
+class FakeOriginateAmiServer(FakeAmiServer):
+    """A fake Asterisk manager that also answers ``Originate`` (click-to-dial tests).
+
+    :class:`FakeAmiServer` refuses every action it does not know; this one
+    answers ``Originate`` as Asterisk does with ``Async: true`` (``Response:
+    Success``, ``Message: Originate successfully queued``, the ActionID
+    echoed) and keeps every Originate it gets in ``originates`` so a test can
+    check the exact fields. ``originate_reply`` scripts the answer:
+    ``"success"``, ``"error"`` (``Response: Error`` with
+    ``originate_message``) or ``"silent"`` (no answer at all, for timeouts).
+    """
+
+    def __init__(self, *args, originate_reply="success", originate_message=None, **options):
+        super().__init__(*args, **options)
+        self.originate_reply = originate_reply
+        self.originate_message = originate_message
+        self.originates = []
+
+    def handle(self, connection, action):
+        if (action.get("Action") or "").lower() != "originate":
+            return super().handle(connection, action)
+        with self._changed:
+            self.actions.append((connection.number, action))
+            self.originates.append(action)
+            self._changed.notify_all()
+        if self.originate_reply == "silent":
+            return None
+        headers = [("ActionID", action.get("ActionID"))] if action.get("ActionID") else []
+        if self.originate_reply == "error":
+            reply = [
+                ("Response", "Error"),
+                *headers,
+                ("Message", self.originate_message or "Originate failed"),
+            ]
+        else:
+            reply = [
+                ("Response", "Success"),
+                *headers,
+                ("Message", self.originate_message or "Originate successfully queued"),
+            ]
+        data = "".join(f"{key}: {value}\r\n" for key, value in reply).encode() + b"\r\n"
+        connection.send(data)
+        return None
+
+    def wait_originates(self, count=1, timeout=5.0):
+        """Wait until ``count`` Originates arrived; True if they did."""
+        return self.wait_for(lambda: len(self.originates) >= count, timeout)
+
+
+def closed_port():
+    """A port on 127.0.0.1 where nothing listens (connection refused)."""
+    server = FakeAmiServer()
+    port = server.port
+    server.stop()
+    time.sleep(0.01)
+    return port
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m pbx.fake_ami", description="Replay AMI captures to AMI clients."
+        prog="python -m pbx.testing.fake_ami", description="Replay AMI captures to AMI clients."
     )
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--port", type=int, default=5038)

@@ -3,29 +3,36 @@
 Every helper writes a file and returns its path. Speech is trimmed of the
 leading and trailing silence espeak-ng adds, so ``duration(path)`` of a
 spoken file is the length of the speech itself: that is the reference the
-analysis tests compare against. A test that needs a missing tool is skipped.
+analysis tests compare against. A test that needs a missing tool is skipped
+(``unittest.SkipTest``, which pytest and Odoo's test runner both honour).
+
+The Odoo tests take whole calls as WAV bytes: :func:`spoken_wav` and
+:func:`stereo_call_wav` (untrimmed speech, 8 kHz like a MixMonitor file).
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+import tempfile
+import unittest
+import wave
 from pathlib import Path
 
-import pytest
-
 # en-us+f5 at 160 words/minute is the espeak-ng voice pocketsphinx's en-us
-# model understands best (measured: see test_transcribe.py).
+# model understands best (measured: see pbx/tests/test_transcribe.py).
 VOICE = "en-us+f5"
 WPM = 160
 RATE = 8000  # telephone recordings
+LAWYER = "I want to talk to a lawyer"
 
 
 def require(*tools: str) -> None:
     """Skip the calling test unless every named program is installed."""
     missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
-        pytest.skip(f"needs {', '.join(missing)} (apt-get install {' '.join(missing)})")
+        raise unittest.SkipTest(f"needs {', '.join(missing)} (apt-get install {' '.join(missing)})")
 
 
 def _run(*command: str | Path) -> None:
@@ -161,3 +168,46 @@ def duration(path: str | Path) -> float:
     require("soxi")
     done = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
     return float(done.stdout)
+
+
+def tools_missing() -> list[str]:
+    """The programs :func:`spoken_wav` and :func:`stereo_call_wav` need and do not find."""
+    return [tool for tool in ("espeak-ng", "sox") if not shutil.which(tool)]
+
+
+def spoken_wav(text: str = LAWYER) -> bytes:
+    """WAV bytes of ``text``, 8 kHz mono like a MixMonitor recording.
+
+    Without espeak-ng and sox: a one-second tone, enough for download tests.
+    """
+    if tools_missing():
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(RATE)
+            out.writeframes(bytes(range(256)) * 62)
+        return buffer.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        return speak(text, Path(tmp, "call.wav"), trim=False).read_bytes()
+
+
+def stereo_call_wav(
+    left_text: str, right_text: str, gap: float = 1.0
+) -> tuple[bytes, float, float]:
+    """Two-sided 8 kHz call: the left side speaks, then after ``gap`` s the right side.
+
+    Returns the WAV bytes and how long each side speaks.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        left = speak(left_text, tmp / "left.wav", trim=False)
+        right = speak(right_text, tmp / "right.wav", trim=False)
+        left_seconds, right_seconds = duration(left), duration(right)
+        late = delay(right, left_seconds + gap, tmp / "late.wav")
+        padded = tmp / "left_padded.wav"
+        sox(left, padded, "pad", "0", "10")
+        out = tmp / "call.wav"
+        total = left_seconds + gap + right_seconds + 0.5
+        sox("-M", padded, late, out, "trim", "0", f"{total}")
+        return out.read_bytes(), left_seconds, right_seconds

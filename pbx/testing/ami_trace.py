@@ -1,13 +1,13 @@
 """Builder for synthetic AMI traces, written from the AMI v2 event reference.
 
-The shared recordings lack PJSIP names, Timestamp headers, recordings and
+The shared captures lack PJSIP names, Timestamp headers, recordings and
 failures; traces built here cover those. Each event carries the channel
 snapshot Asterisk 12+ puts in it (Channel, Uniqueid, Linkedid, CallerIDNum,
 Exten, with a ``Dest`` copy for dials) and, like ``timestampevents=yes``,
 a ``Timestamp`` header.
 """
 
-from pbx.asterisk.ami import parse_bytes
+from ..asterisk.ami import parse_bytes
 
 START = 1767258000.0  # 2026-01-01 09:00:00 UTC
 
