@@ -10,6 +10,8 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
+# The call words: every source (AMI assembler, CDRs, webhooks, demo) hands these to
+# _ingest_calls, and the models offer them as choices.
 DIRECTIONS = ("incoming", "outgoing", "internal")
 STATUSES = ("answered", "missed", "busy", "failed", "unknown")
 KNOWN_KEYS = frozenset(

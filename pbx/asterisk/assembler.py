@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ..ingest import DIRECTIONS, STATUSES
 from .channels import (
     PHONE,
     PLUMBING,
@@ -29,8 +30,9 @@ from .channels import (
     looks_dialable,
 )
 
-INCOMING, OUTGOING, INTERNAL = "incoming", "outgoing", "internal"
-ANSWERED, MISSED, BUSY, FAILED, UNKNOWN = "answered", "missed", "busy", "failed", "unknown"
+# The call words of every source are the ones _ingest_calls checks.
+INCOMING, OUTGOING, INTERNAL = DIRECTIONS
+ANSWERED, MISSED, BUSY, FAILED, UNKNOWN = STATUSES
 
 # Prefixes under which AMI v2 events carry a channel snapshot.
 SNAPSHOT_PREFIXES = (
