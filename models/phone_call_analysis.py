@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from odoo import Command, api, fields, models
 
-from ..pbx import audio, transcribe
-from ..pbx.keywords import find_keywords
+from ..pbx.analysis import audio, transcribe
+from ..pbx.analysis.keywords import find_keywords
 
 _logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import MissingError, UserError, ValidationError
 
-from ..pbx import cdr_database, recordings, webhooks
+from ..pbx import recordings, webhooks
+from ..pbx.asterisk import cdr_database
 
 _logger = logging.getLogger(__name__)
 

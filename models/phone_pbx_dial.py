@@ -3,7 +3,7 @@ import logging
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..pbx import originate
+from ..pbx.asterisk import originate
 
 _logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import pytz
 from odoo import api, fields, models
 from odoo.tools import ormcache
 
-from ..pbx import transcribe
+from ..pbx.analysis import transcribe
 
 # Company fields the cached phone settings are made of.
 _PHONE_SETTINGS = {"phone_default_country_id", "country_id", "partner_id", "phone", "active"}

@@ -4,7 +4,7 @@ import io
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..pbx.cdr import parse_cdr
+from ..pbx.asterisk.cdr import parse_cdr
 
 BATCH = 500
 MAX_ERRORS_SHOWN = 50
