@@ -2,8 +2,10 @@ import functools
 import logging
 from zoneinfo import ZoneInfo
 
+from psycopg2 import errors
+
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ConcurrencyError
 from odoo.tools import SQL, clean_context
 
 from ..pbx import demo, numbers, tariff
@@ -104,17 +106,15 @@ class PhoneCall(models.Model):
         users = self.env["res.users"]._phone_users_by_extension(extensions - {""}, company)
         keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
         existing = self._lock_and_fetch(keys)
-        to_create, repeats, results = {}, [], {}
+        to_create, to_update, repeats, results = {}, [], [], {}
         for index, clean in cleaned.items():
             vals = self._ingest_values(clean, partners, users, company, country)
             key = (clean["source"], clean["external_id"])
             if key in existing:
                 call = existing[key]
-                if call.partner_id.id == vals["partner_id"]:
-                    vals.pop("client_type_id")
-                if call.recording == vals["recording"]:
-                    vals.pop("recording_state")
-                call.write(vals)
+                # Delivered again unchanged (a retry, a re-imported file): written nowhere.
+                if changes := _redelivery_changes(call, vals):
+                    to_update.append((call, changes))
                 results[index] = _result("updated", clean, call.id)
             elif key in to_create:
                 # The same call twice in one batch: the later delivery wins.
@@ -127,6 +127,10 @@ class PhoneCall(models.Model):
                     if not vals[fname]:
                         del vals[fname]
                 to_create[key] = (index, vals)
+        if to_update:
+            self._check_unchanged_since_snapshot([call.id for call, _changes in to_update])
+            for call, changes in to_update:
+                call.write(changes)
         created = self._ingest_create([vals for _index, vals in to_create.values()])
         for (key, (index, _vals)), (call, reason) in zip(to_create.items(), created, strict=True):
             if call:
@@ -158,11 +162,31 @@ class PhoneCall(models.Model):
                 list({external_id for _source, external_id in keys}),
             )
         )
-        return {
+        found = {
             (source, external_id): self.browse(call_id)
             for call_id, source, external_id in rows
             if (source, external_id) in keys
         }
+        missing = keys - set(found)
+        if missing and committed_since_snapshot(
+            self.env,
+            SQL(
+                "SELECT 1 FROM phone_call WHERE (source, external_id) IN %s LIMIT 1",
+                tuple(sorted(missing)),
+            ),
+        ):
+            raise ConcurrencyError("call delivered concurrently")
+        return found
+
+    def _check_unchanged_since_snapshot(self, call_ids):
+        """Updating a call that another transaction changed after this one's
+        snapshot fails at the UPDATE (and is logged as a bad query): start
+        again on a fresh snapshot instead, found by comparing row versions."""
+        query = SQL(
+            "SELECT id, xmin::text FROM phone_call WHERE id = ANY(%s) ORDER BY id", call_ids
+        )
+        if self.env.execute_query(query) != fresh_snapshot_rows(self.env, query):
+            raise ConcurrencyError("call updated concurrently")
 
     def _ingest_values(self, clean, partners, users, company, country):
         client = clean["client"]
@@ -225,7 +249,12 @@ class PhoneCall(models.Model):
         calls = self.with_context(phone_call_defaults_given=True)
         try:
             with self.env.cr.savepoint():
-                return [(call, None) for call in calls.create(vals_list)]
+                created = calls.create(vals_list)
+                created.flush_recordset()
+                return [(call, None) for call in created]
+        except errors.UniqueViolation as exc:
+            _raise_if_delivered_concurrently(exc)
+            self.env.invalidate_all()
         except Exception:  # noqa: BLE001 - retried item by item below to name the culprit
             _logger.warning("Batch of %d calls failed; retrying one by one", len(vals_list))
             self.env.invalidate_all()
@@ -233,8 +262,12 @@ class PhoneCall(models.Model):
         for vals in vals_list:
             try:
                 with self.env.cr.savepoint():
-                    outcome.append((calls.create(vals), None))
+                    call = calls.create(vals)
+                    call.flush_recordset()
+                    outcome.append((call, None))
             except Exception as exc:  # noqa: BLE001 - one bad item must not sink the batch
+                if isinstance(exc, errors.UniqueViolation):
+                    _raise_if_delivered_concurrently(exc)
                 self.env.invalidate_all()
                 outcome.append((None, self.env._("The database refused the call: %s", exc)))
         return outcome
@@ -273,10 +306,63 @@ def _display_number(raw, country):
     return number.display or raw
 
 
+def fresh_snapshot_rows(env, query):
+    """The rows ``query`` finds on a fresh snapshot (a cursor of its own)."""
+    with env.registry.cursor() as cr:
+        cr.execute(query)
+        return [tuple(row) for row in cr.fetchall()]
+
+
+def committed_since_snapshot(env, query):
+    """Whether ``query`` finds rows on a fresh snapshot.
+
+    Odoo's transactions are REPEATABLE READ: rows that another transaction
+    committed after this one's first query stay invisible to it, even once a
+    lock was waited for. Asked under that lock, a fresh snapshot sees them:
+    the caller then starts again (ConcurrencyError, retried by Odoo) instead
+    of inserting a duplicate the database would refuse.
+    """
+    return bool(fresh_snapshot_rows(env, query))
+
+
+def _redelivery_changes(call, vals):
+    """The values of a redelivered call that differ from what ``call`` holds."""
+    if call.partner_id.id == vals["partner_id"]:
+        vals.pop("client_type_id")  # the client's type when the call was registered
+    if call.recording == vals["recording"]:
+        vals.pop("recording_state")
+    changed = {}
+    for fname, value in vals.items():
+        field = call._fields[fname]
+        current = call[fname]
+        if field.type == "many2one":
+            current = current.id
+        if field.type in ("float", "monetary"):
+            same = abs((current or 0.0) - (value or 0.0)) < 1e-6
+        else:
+            same = (current or False) == (value or False)
+        if not same:
+            changed[fname] = value
+    return changed
+
+
+def _raise_if_delivered_concurrently(exc):
+    """The same call committed by another transaction after this one's snapshot:
+    start again on a fresh snapshot, where it is an update. The callers created
+    for it meanwhile go with this attempt, so none is left behind."""
+    if (exc.diag.constraint_name or "").endswith("source_external_id_unique"):
+        raise ConcurrencyError(f"call delivered concurrently ({exc.diag.constraint_name})") from exc
+
+
 def _result(kind, clean, call_id):
     return {"result": kind, "external_id": clean["external_id"], "call_id": call_id, "reason": None}
 
 
 def _rejected(item, reason):
     external_id = item.get("external_id") if isinstance(item, dict) else None
+    # Echoed only when it is a call id at all: the answer must encode as JSON.
+    if isinstance(external_id, bool) or not isinstance(external_id, str | int):
+        external_id = None
+    elif isinstance(external_id, str):
+        external_id = external_id.encode("utf-8", "replace").decode()[:255]
     return {"result": "rejected", "external_id": external_id, "call_id": False, "reason": reason}

@@ -1,9 +1,13 @@
 import re
 
+from psycopg2 import errors
+
 from odoo import api, fields, models
+from odoo.exceptions import ConcurrencyError
 from odoo.tools import SQL
 
 from ..pbx import numbers
+from .phone_call_ingest import committed_since_snapshot
 
 _NON_DIGITS = re.compile(r"\D")
 _AUTO_CREATE_CONTEXT = {"tracking_disable": True, "mail_create_nolog": True}
@@ -29,6 +33,20 @@ class ResPartner(models.Model):
         "phone.client.type", string="Client Type", index="btree_not_null", ondelete="set null"
     )
     phone_call_ids = fields.One2many("phone.call", "partner_id", string="Call History")
+    phone_caller_number = fields.Char(
+        string="Created for Caller",
+        readonly=True,
+        copy=False,
+        help="The number this contact was created for as an unknown caller; cleared when "
+        "its phone changes or it is archived.",
+    )
+
+    # One caller, one contact: the database refuses a second contact for a number,
+    # whichever worker or server creates it (see _phone_create_callers).
+    _phone_caller_number_unique = models.UniqueIndex(
+        "(phone_caller_number) WHERE phone_caller_number IS NOT NULL",
+        "A contact was already created for this caller.",
+    )
     phone_call_count = fields.Integer(string="Calls", compute="_compute_phone_call_count")
 
     @api.depends("phone_sanitized", "phone")
@@ -132,6 +150,16 @@ class ResPartner(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
+        if {"phone", "active"} & set(vals) and "phone_caller_number" not in vals:
+            # Matching no longer finds it for that number: a new caller may take it.
+            stale = self.filtered(
+                lambda p: (
+                    p.phone_caller_number
+                    and (not p.active or p.phone_sanitized != p.phone_caller_number)
+                )
+            )
+            if stale:
+                super(ResPartner, stale).write({"phone_caller_number": False})
         if {"phone", "country_id", "tz"} & set(vals) and self.env[
             "res.company"
         ].sudo().search_count([("partner_id", "in", self.ids)], limit=1):
@@ -148,19 +176,29 @@ class ResPartner(models.Model):
         )
         if not creatable:
             return {}
-        # Two deliveries of a new caller in parallel must make one partner.
+        # Two deliveries of a new caller in parallel must make one partner: the
+        # second waits here, then finds the first's on a fresh snapshot.
         self.env.cr.execute(
             "SELECT pg_advisory_xact_lock(hashtext('phone.partner:' || n)) "
             "FROM unnest(%s::text[]) AS n",
             [[n.e164 for n in creatable]],
         )
         created = {
-            p.phone_sanitized: p
+            p.phone_caller_number: p
             for p in self.search_fetch(
-                [("phone_sanitized", "in", [n.e164 for n in creatable])],
-                ["phone_sanitized", "phone_client_type_id"],
+                [("phone_caller_number", "in", [n.e164 for n in creatable])],
+                ["phone_caller_number", "phone_client_type_id"],
             )
         }
+        unseen = [n.e164 for n in creatable if n.e164 not in created]
+        if unseen and committed_since_snapshot(
+            self.env,
+            SQL(
+                "SELECT 1 FROM res_partner WHERE phone_caller_number = ANY(%s) LIMIT 1",
+                unseen,
+            ),
+        ):
+            raise ConcurrencyError("caller created concurrently")
         todo = [n for n in creatable if n.e164 not in created]
         countries = {
             c.code: c.id
@@ -169,6 +207,21 @@ class ResPartner(models.Model):
             )
         }
         client_type = company.phone_default_client_type_id.id
+        try:
+            with self.env.cr.savepoint():
+                new = self._phone_insert_callers(todo, countries, client_type)
+        except errors.UniqueViolation as exc:
+            # Another transaction created the caller after this one's snapshot: a lock
+            # would not show it (REPEATABLE READ). Start again on a fresh snapshot,
+            # which finds it; nothing of this attempt stays.
+            raise ConcurrencyError(
+                f"caller created concurrently ({exc.diag.constraint_name})"
+            ) from exc
+        for partner, number in zip(new, todo, strict=True):
+            created[number.e164] = partner
+        return created
+
+    def _phone_insert_callers(self, todo, countries, client_type):
         new = self.with_context(**_AUTO_CREATE_CONTEXT).create(
             [
                 {
@@ -182,6 +235,7 @@ class ResPartner(models.Model):
                     # Known already: stored in the INSERT (see _KNOWN_AT_CREATION).
                     "phone_sanitized": n.e164,
                     "phone_national_number": n.national,
+                    "phone_caller_number": n.e164,
                 }
                 for n in todo
             ]
@@ -193,6 +247,6 @@ class ResPartner(models.Model):
             known += _PICTURE_COPIES
         for fname in known:
             self.env.remove_to_compute(self._fields[fname], new)
-        for partner, number in zip(new, todo, strict=True):
-            created[number.e164] = partner
-        return created
+        # The unique index is checked at INSERT: flushed inside the caller's savepoint.
+        new.flush_recordset()
+        return new

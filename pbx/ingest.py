@@ -39,6 +39,9 @@ MAX_TEXT = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A call longer than a day is a clock or PBX error, not a conversation.
 MAX_SECONDS = 86400
+# Calls from before this or from more than a day ahead come from a PBX's wrong clock.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_AHEAD = timedelta(days=1)
 
 
 class InvalidCall(ValueError):
@@ -61,7 +64,19 @@ def parse_start(value):
         raise InvalidCall("start is missing")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidCall(f"start {value!s} has no timezone (add Z or an offset such as +01:00)")
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise InvalidCall(f"start {value!s} is out of range") from exc
+
+
+def _check_window(start, now=None):
+    now = now or datetime.now(timezone.utc)
+    if start < EARLIEST_START or start > now + MAX_AHEAD:
+        raise InvalidCall(
+            f"start {start.isoformat()} is not a plausible call time "
+            f"(from {EARLIEST_START.year} to a day ahead): check the PBX's clock"
+        )
 
 
 def _seconds(item, key):
@@ -72,7 +87,7 @@ def _seconds(item, key):
         raise InvalidCall(f"{key} must be a number of seconds, not {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidCall(f"{key} must be a number of seconds, not {value!r}") from exc
     if math.isnan(number) or number < 0:
         raise InvalidCall(f"{key} must not be negative (got {value!r})")
@@ -85,9 +100,15 @@ def _text(item, key, required=False):
     value = item.get(key)
     if value is None or value is False:
         value = ""
-    if not isinstance(value, str | int):
+    # Text or a whole number (bool is an int, but True is no call id).
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidCall(f"{key} must be text, not {type(value).__name__}")
     value = str(value).strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate ("\ud800"): JSON allows it, PostgreSQL cannot store it.
+        raise InvalidCall(f"{key} is not valid Unicode text") from exc
     if required and not value:
         raise InvalidCall(f"{key} is missing")
     if _CONTROL.search(value):
@@ -125,6 +146,7 @@ def clean_call(item):
         raise InvalidCall(f"a call must be an object, not {type(item).__name__}")
     external_id = _text(item, "external_id") or _text(item, "call_id", required=True)
     start = parse_start(item.get("start"))
+    _check_window(start)
     ring = _seconds(item, "ring_seconds")
     talk = _seconds(item, "talk_seconds")
     end = start + timedelta(seconds=ring + talk)

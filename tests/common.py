@@ -49,7 +49,7 @@ def post_json(test, url, body, token, headers=None):
     if token is not False:
         all_headers["Authorization"] = f"Bearer {token}"
     all_headers.update(headers or {})
-    return test.url_open(url, data=data, headers=all_headers)
+    return test.url_open(url, data=data, headers=all_headers, method="POST")
 
 
 class PhoneCase(TransactionCase):

@@ -169,7 +169,7 @@ class TestConfiguration(PhoneCase):
         self.ingest(
             self.call(start="2026-11-02T10:00:00Z"),
             self.call(start="2026-11-03T10:00:00Z"),
-            self.call(start="2026-12-01T10:00:00Z"),
+            self.call(start="2026-10-01T10:00:00Z"),
         )
         for granularity, expected in (("day", 3), ("week", 2), ("month", 2)):
             groups = self.Call._read_group([], [f"call_date:{granularity}"], ["__count"])

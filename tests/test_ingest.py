@@ -230,3 +230,50 @@ class TestIngest(PhoneCase):
         ]:
             with self.assertRaises(AssertionError, msg=fname):
                 setattr(form, fname, value)
+
+
+@tagged("post_install", "-at_install")
+class TestRedelivery(PhoneCase):
+    """A call delivered again is recognised: unchanged, it is written nowhere."""
+
+    def age(self, call):
+        """Back-date the call's last write, as if it had landed yesterday."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE phone_call SET write_date = '2026-01-01 00:00:00' WHERE id = %s", [call.id]
+        )
+        self.env.invalidate_all()
+
+    def test_unchanged_redelivery_writes_nothing(self):
+        item = self.call(recording="in-201.wav")
+        call = self.ingest_one(**item)
+        self.age(call)
+        [result] = self.ingest(item)
+        self.assertEqual((result["result"], result["call_id"]), ("updated", call.id))
+        self.env.flush_all()
+        self.assertEqual(str(call.write_date), "2026-01-01 00:00:00", "no UPDATE at all")
+
+    def test_changed_redelivery_writes_what_changed(self):
+        item = self.call(talk_seconds=60)
+        call = self.ingest_one(**item)
+        self.age(call)
+        self.ingest({**item, "talk_seconds": 90})
+        self.env.flush_all()
+        self.assertNotEqual(str(call.write_date), "2026-01-01 00:00:00")
+        self.assertEqual((call.duration, call.client_number), (90, "+31205550101"))
+
+
+@tagged("post_install", "-at_install")
+class TestCallerNumber(PhoneCase):
+    def test_a_caller_keeps_its_number_until_its_phone_or_activity_changes(self):
+        call = self.ingest_one(from_number="+31201112233")
+        caller = call.partner_id
+        self.assertEqual(caller.phone_caller_number, "+31201112233")
+        self.assertFalse(self.client.phone_caller_number, "saved by a person, not created")
+        caller.phone = "+31 20 111 2244"
+        self.assertFalse(caller.phone_caller_number, "no longer that caller's contact")
+        again = self.ingest_one(from_number="+31201112233")
+        self.assertNotEqual(again.partner_id, caller, "the number may have a new contact")
+        self.assertEqual(again.partner_id.phone_caller_number, "+31201112233")
+        again.partner_id.active = False
+        self.assertFalse(again.partner_id.phone_caller_number)

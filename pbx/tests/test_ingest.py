@@ -84,3 +84,29 @@ def test_outgoing_client_is_callee_and_internal_has_none():
 def test_end_later_than_durations_is_kept():
     clean = clean_call(item(end="2026-11-27T09:30:00+01:00"))
     assert clean["end"].minute == 30
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"external_id": True}, "external_id must be text, not bool"),
+        ({"external_id": 1.5}, "external_id must be text, not float"),
+        ({"from_number": "\ud800"}, "from_number is not valid Unicode text"),
+        ({"recording": "a\udfffb.wav"}, "recording is not valid Unicode text"),
+        ({"start": "1999-12-31T23:59:59Z"}, "not a plausible call time"),
+        ({"start": "0001-01-01T00:00:00+05:00"}, "out of range"),
+        ({"start": "9999-12-31T23:59:59-05:00"}, "out of range"),
+        ({"start": "2100-01-01T00:00:00Z"}, "not a plausible call time"),
+        ({"talk_seconds": 10**400}, "must be a number of seconds"),
+        ({"ring_seconds": float("inf")}, "longer than a day"),
+    ],
+)
+def test_input_postgresql_cannot_store_or_no_pbx_means_is_rejected(changes, reason):
+    with pytest.raises(InvalidCall, match=reason):
+        clean_call(item(**changes))
+
+
+def test_integer_call_ids_are_text_and_tomorrow_is_still_plausible():
+    soon = (datetime.now(timezone.utc) + timedelta(hours=20)).isoformat()
+    clean = clean_call(item(external_id=1732701234, start=soon))
+    assert clean["external_id"] == "1732701234"
