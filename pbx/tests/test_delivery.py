@@ -219,7 +219,8 @@ def test_odoo_down_for_a_while_loses_nothing_and_duplicates_nothing(spool, odoo)
         odoo.down()
         spool.put(calls(30, "b"))
         wake.set()
-        time.sleep(0.4)
+        while sender.failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert spool.counts()[PENDING] == 30
         assert sender.failures >= 2
         odoo.up()

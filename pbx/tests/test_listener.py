@@ -181,7 +181,8 @@ def test_stock_pyst2_reader_dies_on_chanvariable_while_connected_says_true():
         seen = Collect()
         manager = log_in(stock.Manager(), server, seen)
         assert server.wait_for(lambda: server.sent == len(messages))
-        time.sleep(0.3)
+        assert server.wait_for(lambda: len(seen.events) >= first)
+        time.sleep(0.3)  # room for events that must not come
         assert len(seen.events) == first  # nothing after the first ChanVariable
         assert manager.connected()
         assert unanswered(manager.ping, 0.5)  # no keepalive can notice either
@@ -227,7 +228,8 @@ def test_stock_pyst2_stops_dispatching_after_a_failing_callback():
         seen = Collect()
         manager = log_in(stock.Manager(), server, failing_on(3), seen)
         assert server.wait_for(lambda: server.sent == len(messages))
-        time.sleep(0.3)
+        assert server.wait_for(lambda: len(seen.events) >= 2)
+        time.sleep(0.3)  # room for events that must not come
         assert len(seen.events) == 2
         assert not manager.event_dispatch_thread.is_alive()
         assert manager.connected()

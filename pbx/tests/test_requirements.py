@@ -23,6 +23,7 @@ DISTRIBUTIONS = {
     "asterisk": "pyst2",
     "dateutil": "python-dateutil",
     "webrtcvad": "webrtcvad-wheels",
+    "websocket": "websocket-client",
     "yaml": "pyyaml",
 }
 
