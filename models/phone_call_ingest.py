@@ -180,13 +180,16 @@ class PhoneCall(models.Model):
 
     def _check_unchanged_since_snapshot(self, call_ids):
         """Updating a call that another transaction changed after this one's
-        snapshot fails at the UPDATE (and is logged as a bad query): start
-        again on a fresh snapshot instead, found by comparing row versions."""
+        snapshot fails at the UPDATE, logged as a bad query. Locking the rows
+        first finds that out quietly: start again on a fresh snapshot instead."""
         query = SQL(
-            "SELECT id, xmin::text FROM phone_call WHERE id = ANY(%s) ORDER BY id", call_ids
+            "SELECT id FROM phone_call WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", call_ids
         )
-        if self.env.execute_query(query) != fresh_snapshot_rows(self.env, query):
-            raise ConcurrencyError("call updated concurrently")
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+        except errors.SerializationFailure as exc:
+            raise ConcurrencyError("call updated concurrently") from exc
 
     def _ingest_values(self, clean, partners, users, company, country):
         client = clean["client"]
@@ -306,13 +309,6 @@ def _display_number(raw, country):
     return number.display or raw
 
 
-def fresh_snapshot_rows(env, query):
-    """The rows ``query`` finds on a fresh snapshot (a cursor of its own)."""
-    with env.registry.cursor() as cr:
-        cr.execute(query)
-        return [tuple(row) for row in cr.fetchall()]
-
-
 def committed_since_snapshot(env, query):
     """Whether ``query`` finds rows on a fresh snapshot.
 
@@ -322,7 +318,18 @@ def committed_since_snapshot(env, query):
     the caller then starts again (ConcurrencyError, retried by Odoo) instead
     of inserting a duplicate the database would refuse.
     """
-    return bool(fresh_snapshot_rows(env, query))
+    if not env.registry.ready:
+        # Installing or updating modules: this transaction may hold the tables'
+        # DDL locks, which a second cursor would wait for forever. Nothing else
+        # delivers calls meanwhile; the unique indexes stay the last guard.
+        return False
+    with env.registry.cursor() as cr:
+        cr.execute("SET LOCAL lock_timeout = '10s'")
+        try:
+            cr.execute(query, log_exceptions=False)
+        except errors.LockNotAvailable:
+            return False  # cannot tell: the unique indexes decide
+        return bool(cr.fetchall())
 
 
 def _redelivery_changes(call, vals):
