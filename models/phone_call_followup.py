@@ -169,6 +169,8 @@ class PhoneCall(models.Model):
         """Mark missed calls called back and finish the client's callback activity."""
         if not self:
             return
+        # Two workers logging answered calls from one number settle the same misses.
+        self._lock_quietly()
         self.write({"callback_state": "done", "callback_call_id": answered_call.id})
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
         for partner in self.partner_id:

@@ -128,7 +128,7 @@ class PhoneCall(models.Model):
                         del vals[fname]
                 to_create[key] = (index, vals)
         if to_update:
-            self._check_unchanged_since_snapshot([call.id for call, _changes in to_update])
+            self.browse(call.id for call, _changes in to_update)._lock_quietly()
             for call, changes in to_update:
                 call.write(changes)
         created = self._ingest_create([vals for _index, vals in to_create.values()])
@@ -178,12 +178,15 @@ class PhoneCall(models.Model):
             raise ConcurrencyError("call delivered concurrently")
         return found
 
-    def _check_unchanged_since_snapshot(self, call_ids):
-        """Updating a call that another transaction changed after this one's
+    def _lock_quietly(self):
+        """Lock these calls before updating them.
+
+        Updating a call that another transaction changed after this one's
         snapshot fails at the UPDATE, logged as a bad query. Locking the rows
-        first finds that out quietly: start again on a fresh snapshot instead."""
+        first finds that out quietly: start again on a fresh snapshot instead.
+        """
         query = SQL(
-            "SELECT id FROM phone_call WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", call_ids
+            "SELECT id FROM phone_call WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", self.ids
         )
         try:
             with self.env.cr.savepoint(flush=False):
