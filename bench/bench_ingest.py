@@ -33,7 +33,6 @@ import contextlib
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,23 +40,19 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import common  # first: it puts the repository on sys.path for pbx
+from common import EXTENSIONS, MODULE, MULT, TZ, pct, say
 
 from pbx.demo import STATUS_WEIGHTS, call_item, pick
 
-MODULE = "phone_call_accounting"
 SOURCE = "bench"
 PARTNER_REF = "pca-bench"
 WINDOW_PARAM = "phone_call_accounting.bench_window_end"
 BATCH = 500
-TZ = "Europe/Amsterdam"
-EXTENSIONS = [str(201 + n) for n in range(20)]
 
 # Known partners i = 1..N get the mobile number 6[1-5]xxxxxxx number
 # (i * MULT) mod KNOWN_SPACE: a bijection, so every partner has its own number
 # and any i picks one. Unknown callers get 68xxxxxxx numbers, never a partner's.
-MULT = 7919
 KNOWN_SPACE = 50_000_000
 UNKNOWN_SPACE = 10_000_000
 # Unknown-number slots used by the measurements, far from the load phase's.
@@ -81,22 +76,7 @@ TARGET_GROUP_MS = 150.0
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--odoo-src",
-        default=os.environ.get("PCA_ODOO_SRC") or "/opt/odoo19/src",
-        help="folder holding the odoo package (default: $PCA_ODOO_SRC or /opt/odoo19/src)",
-    )
-    parser.add_argument(
-        "--odoo-python",
-        default=os.environ.get("PCA_ODOO_PYTHON"),
-        help="Odoo's python; this script re-runs itself with it if needed "
-        "(default: $PCA_ODOO_PYTHON, else the running python)",
-    )
-    parser.add_argument(
-        "--addons",
-        default=os.environ.get("PCA_ODOO_ADDONS"),
-        help="community addons path (default: $PCA_ODOO_ADDONS or /opt/odoo19/addons)",
-    )
+    common.add_odoo_arguments(parser)
     parser.add_argument("--db", default="pca_bench")
     parser.add_argument("--partners", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=1_000_000)
@@ -119,28 +99,12 @@ def parse_args(argv=None):
         default="ingest,throughput,list",
         help="comma-separated subset of: ingest (figures 1-2), throughput (3), list (4-5)",
     )
-    parser.add_argument(
-        "--data-dir",
-        default=str(REPO / "bench" / "out" / "data"),
-        help="Odoo data dir (filestore) kept beside the database",
-    )
-    parser.add_argument(
-        "--addon-dir",
-        default=str(REPO),
-        help="the addon's folder, any name (default: this checkout)",
-    )
-    args = parser.parse_args(argv)
-    if not args.addons and Path("/opt/odoo19/addons").is_dir():
-        args.addons = "/opt/odoo19/addons"
-    return args
+    return common.complete_odoo_arguments(parser.parse_args(argv))
 
 
 def ensure_odoo_python(args):
     """Re-run under Odoo's python when the running one cannot import odoo."""
     sys.path.insert(0, args.odoo_src)
-    wanted = args.odoo_python
-    if not wanted and Path("/opt/odoo19/venv/bin/python").exists():
-        wanted = "/opt/odoo19/venv/bin/python"
     try:
         import odoo.release
 
@@ -149,29 +113,14 @@ def ensure_odoo_python(args):
         # Fails without Odoo's dependencies (another python than Odoo's venv).
         import odoo.modules.registry
     except ImportError:
-        # A venv's python is a symlink to the base one: compare the paths unresolved.
-        if wanted and os.path.abspath(wanted) != os.path.abspath(sys.executable):
-            os.execv(wanted, [wanted, *sys.argv])
-        sys.exit(f"cannot import odoo from {args.odoo_src}; pass --odoo-src / --odoo-python")
+        common.rerun_with_odoo_python(
+            args, f"cannot import odoo from {args.odoo_src}; pass --odoo-src / --odoo-python"
+        )
 
 
 # ----------------------------------------------------------------------
 # Small helpers
 # ----------------------------------------------------------------------
-
-
-def say(message):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def known_national(i):
@@ -874,20 +823,7 @@ class Bench:
             "Ratio",
             "Verdict",
         )
-        widths = [
-            max(len(str(row[i])) for row in [headers, *self.rows]) for i in range(len(headers))
-        ]
-        line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
-        print()
-        print(context)
-        print(line)
-        print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-        print(line)
-        for row in self.rows:
-            print(
-                "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-            )
-        print(line)
+        common.print_table(context, headers, self.rows)
         for note in self.notes:
             print(f"note: {note}")
         print(flush=True)
@@ -911,47 +847,14 @@ def run_odoo(args, addons_path, mode):
         mode,
         MODULE,
         "--stop-after-init",
-        "--no-http",
-        "--workers=0",
-        "--max-cron-threads=0",
-        "--log-level=warn",
+        *common.ODOO_BATCH_OPTIONS,
         f"--data-dir={args.data_dir}",
     ]
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [args.odoo_src, os.environ.get("PYTHONPATH")])),
     )
-    say(f"odoo {mode} {MODULE} on {args.db}")
-    t0 = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    errors = [
-        line for line in result.stderr.splitlines() if " ERROR " in line or " CRITICAL " in line
-    ]
-    if result.returncode or errors:
-        sys.stderr.write(result.stderr[-5000:])
-        sys.exit(f"odoo {mode} failed with exit code {result.returncode}")
-    say(f"odoo {mode} done in {time.perf_counter() - t0:.0f} s")
-
-
-def addon_label(addon_dir):
-    """The addon folder and, for a git checkout, its commit (+ if modified)."""
-    path = Path(addon_dir).resolve()
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return str(path)
-    return f"{path} @ {head}{' + local changes' if dirty else ''}"
+    common.run_odoo_once(command, env, f"odoo {mode} {MODULE} on {args.db}")
 
 
 def main():
@@ -963,14 +866,10 @@ def main():
     from odoo.service import db as db_service
     from odoo.tools import config
 
-    label = addon_label(args.addon_dir)  # the code as it is when Odoo loads it
+    label = common.addon_label(args.addon_dir)  # the code as it is when Odoo loads it
     work = Path(tempfile.mkdtemp(prefix="pca-bench-"))
     try:
-        # Odoo loads the addon by its folder name; the checkout may be called anything.
-        (work / "addons").mkdir()
-        (work / "addons" / MODULE).symlink_to(Path(args.addon_dir).resolve())
-        addons_path = ",".join(filter(None, [args.addons, str(work / "addons")]))
-        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        addons_path = common.link_addon(args, work)
         config.parse_config(
             [
                 f"--addons-path={addons_path}",

@@ -53,21 +53,17 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import common  # first: it puts the repository on sys.path for pbx
+from common import EXTENSIONS, MODULE, MULT, REPO, TZ, pct, say
 
 from pbx.demo import STATUS_WEIGHTS, call_item, pick
 
-MODULE = "phone_call_accounting"
 PBX_NAME = "Bench webhook PBX"
 PARTNER_REF = "pca-bench-webhook"
-EXTENSIONS = [str(201 + n) for n in range(20)]
-TZ = "Europe/Amsterdam"
 # Known clients: +31 6 1xxxxxxx (a bijection of their row number). New callers:
 # +31 6 8xxxxxxx, counted on from the highest one the database already has.
 KNOWN_PREFIX = "+3161"
 NEW_PREFIX = "+3168"
-MULT = 7919
 SPACE = 10_000_000
 DUPLICATES_SQL = (
     "SELECT phone_sanitized, count(*) FROM res_partner "
@@ -75,39 +71,9 @@ DUPLICATES_SQL = (
 )
 
 
-def say(message):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--odoo-src",
-        default=os.environ.get("PCA_ODOO_SRC") or "/opt/odoo19/src",
-        help="folder holding the odoo package (default: $PCA_ODOO_SRC or /opt/odoo19/src)",
-    )
-    parser.add_argument(
-        "--odoo-python",
-        default=os.environ.get("PCA_ODOO_PYTHON"),
-        help="Odoo's python (default: $PCA_ODOO_PYTHON, else /opt/odoo19/venv/bin/python)",
-    )
-    parser.add_argument(
-        "--addons",
-        default=os.environ.get("PCA_ODOO_ADDONS") or "/opt/odoo19/addons",
-        help="community addons path (default: $PCA_ODOO_ADDONS or /opt/odoo19/addons)",
-    )
-    parser.add_argument("--addon-dir", default=str(REPO), help="the addon folder (this checkout)")
-    parser.add_argument("--data-dir", default=str(REPO / "bench" / "out" / "data"))
+    common.add_odoo_arguments(parser)
     parser.add_argument("--db", default="pca_bench_webhook")
     parser.add_argument("--reuse", action="store_true", help="keep an existing database")
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
@@ -119,11 +85,8 @@ def parse_args(argv=None):
     parser.add_argument("--redelivery-share", type=float, default=0.10)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    args = parser.parse_args(argv)
+    args = common.complete_odoo_arguments(parser.parse_args(argv))
     args.worker_counts = [int(n) for n in args.workers.split(",") if n.strip()]
-    if not args.odoo_python:
-        default = Path("/opt/odoo19/venv/bin/python")
-        args.odoo_python = str(default) if default.exists() else sys.executable
     return args
 
 
@@ -132,9 +95,7 @@ def ensure_psycopg2(args):
     try:
         import psycopg2  # noqa: F401
     except ImportError:
-        if os.path.abspath(args.odoo_python) != os.path.abspath(sys.executable):
-            os.execv(args.odoo_python, [args.odoo_python, *sys.argv])
-        sys.exit("psycopg2 is missing; pass --odoo-python")
+        common.rerun_with_odoo_python(args, "psycopg2 is missing; pass --odoo-python")
 
 
 def db_connect(dbname, autocommit=False):
@@ -177,10 +138,7 @@ class Odoo:
     def __init__(self, args, work):
         self.args = args
         self.work = work
-        (work / "addons").mkdir()
-        (work / "addons" / MODULE).symlink_to(Path(args.addon_dir).resolve())
-        self.addons_path = ",".join(filter(None, [args.addons, str(work / "addons")]))
-        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        self.addons_path = common.link_addon(args, work)
         self.env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join(
@@ -207,29 +165,14 @@ class Odoo:
             "-i",
             MODULE,
             "--stop-after-init",
-            "--no-http",
-            "--workers=0",
-            "--max-cron-threads=0",
-            "--log-level=warn",
+            *common.ODOO_BATCH_OPTIONS,
         ]
-        say(f"odoo -i {MODULE} on {self.args.db}")
-        t0 = time.perf_counter()
-        result = subprocess.run(command, env=self.env, capture_output=True, text=True, check=False)
-        errors = [
-            line for line in result.stderr.splitlines() if " ERROR " in line or " CRITICAL " in line
-        ]
-        if result.returncode or errors:
-            sys.stderr.write(result.stderr[-5000:])
-            sys.exit(f"odoo -i failed with exit code {result.returncode}")
-        say(f"installed in {time.perf_counter() - t0:.0f} s")
+        common.run_odoo_once(command, self.env, f"odoo -i {MODULE} on {self.args.db}")
 
     def shell(self, script):
         command = [
             *self.base_command("shell"),
-            "--no-http",
-            "--workers=0",
-            "--max-cron-threads=0",
-            "--log-level=warn",
+            *common.ODOO_BATCH_OPTIONS,
         ]
         result = subprocess.run(
             command, env=self.env, input=script, capture_output=True, text=True, check=False
@@ -642,29 +585,7 @@ def print_table(figures, context):
         )
         for f in figures
     ]
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "+-" + "-+-".join("-" * w for w in widths) + "-+"
-    print()
-    print(context)
-    print(line)
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print(line)
-    for row in rows:
-        print("| " + " | ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
-    print(line, flush=True)
-
-
-def addon_label(addon_dir):
-    try:
-        head = subprocess.run(
-            ["git", "-C", addon_dir, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return addon_dir
-    return f"{addon_dir} @ {head}"
+    common.print_table(context, headers, rows, right=True)
 
 
 def main():
@@ -687,7 +608,7 @@ def main():
         context = (
             f"phone_call_accounting webhook under load, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
             f"database {args.db}; Odoo {release.version}, {pg}, {os.cpu_count()} CPUs; "
-            f"addon {addon_label(str(Path(args.addon_dir).resolve()))}; {args.clients} clients, "
+            f"addon {common.addon_label(args.addon_dir)}; {args.clients} clients, "
             f"{args.batch} calls a request, {args.seconds:g} s per worker count; mix "
             + ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in sorted(mix.items()))
         )
