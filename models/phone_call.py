@@ -2,14 +2,21 @@ from zoneinfo import ZoneInfo
 
 from odoo import api, fields, models
 
-DIRECTIONS = [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")]
-STATUSES = [
-    ("answered", "Answered"),
-    ("missed", "Missed"),
-    ("busy", "Busy"),
-    ("failed", "Failed"),
-    ("unknown", "Unknown"),
-]
+from ..pbx import ingest
+
+# The call words are the core's (pbx.ingest); here they get their labels.
+_LABELS = {
+    "incoming": "Incoming",
+    "outgoing": "Outgoing",
+    "internal": "Internal",
+    "answered": "Answered",
+    "missed": "Missed",
+    "busy": "Busy",
+    "failed": "Failed",
+    "unknown": "Unknown",
+}
+DIRECTIONS = [(word, _LABELS[word]) for word in ingest.DIRECTIONS]
+STATUSES = [(word, _LABELS[word]) for word in ingest.STATUSES]
 DEFAULT_SOURCE = "api"
 
 
