@@ -37,7 +37,6 @@ class PhoneCallReport(models.Model):
         string="Missed, Not Called Back", readonly=True, aggregator="sum"
     )
     answer_rate = fields.Float(
-        string="Answer Rate",
         readonly=True,
         aggregator="avg",
         help="Answered incoming calls out of all incoming calls.",

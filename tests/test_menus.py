@@ -249,7 +249,8 @@ class MenuWalker:
         full_domain = Domain.AND([Domain(domain), search_domain])
         # search_default_* keys only serve the search view
         search_context = {k: v for k, v in context.items() if not k.startswith("search_default_")}
-        model = model.with_context(search_context)
+        # The web client sends the action's context as the whole context, as here.
+        model = model.with_context(search_context)  # pylint: disable=context-overridden
         for view_type, _view_id in ((v[1], v[0]) for v in action["views"]):
             view = result["views"][view_type]
             label = f"{name}, {view_type} view"

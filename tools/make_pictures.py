@@ -137,12 +137,17 @@ class Odoo:
         """Activate the language and load its terms for the installed modules
         (the addon's i18n too), through the wizard Settings uses."""
         langs = self.call(
-            "res.lang", "search_read", [[("code", "=", code)]], fields=["active"],
+            "res.lang",
+            "search_read",
+            [[("code", "=", code)]],
+            fields=["active"],
             context={"active_test": False},
         )
         if not langs:
             raise SystemExit(f"no language {code}")
-        wizard = self.call("base.language.install", "create", [{"lang_ids": [(6, 0, [langs[0]["id"]])]}])
+        wizard = self.call(
+            "base.language.install", "create", [{"lang_ids": [(6, 0, [langs[0]["id"]])]}]
+        )
         self.call("base.language.install", "lang_install", [[wizard]])
 
     def set_language(self, code):
@@ -158,11 +163,22 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="pca-shots-")
         binary = os.environ.get("PCA_CHROMIUM", "/usr/bin/chromium")
         self.process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = Path(self.profile) / "DevToolsActivePort"
         for _ in range(300):
@@ -193,8 +209,13 @@ class Chromium:
         return result["result"].get("value")
 
     def shoot(self, url, width, height, target, cookie):
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         self.send("Network.setCookie", name="session_id", value=cookie, url=url)
         self.send("Page.navigate", url=url)
         deadline = time.time() + 60
@@ -220,8 +241,19 @@ class Chromium:
 
 def shrink(path):
     if shutil.which("pngquant"):
-        subprocess.run(["pngquant", "--force", "--skip-if-larger", "--quality", "70-95",
-                        "--ext", ".png", str(path)], check=False)
+        subprocess.run(
+            [
+                "pngquant",
+                "--force",
+                "--skip-if-larger",
+                "--quality",
+                "70-95",
+                "--ext",
+                ".png",
+                str(path),
+            ],
+            check=False,
+        )
 
 
 def screenshots(url="http://127.0.0.1:8069", db="phone_demo"):
@@ -238,7 +270,8 @@ def screenshots(url="http://127.0.0.1:8069", db="phone_demo"):
             finally:
                 odoo.set_language("en_US")
             shrink(target / name)
-            print(f"{name}: {width}x{height}, {(target / name).stat().st_size // 1024} KB")
+            # A command-line tool reports to its terminal.
+            print(f"{name}: {width}x{height}, {(target / name).stat().st_size // 1024} KB")  # pylint: disable=print-used
     finally:
         browser.close()
 
