@@ -202,6 +202,8 @@ class Odoo:
         )
 
 
+# Run in `odoo shell` on the benchmark's own database, whose cursor is the script's:
+# it commits its set-up in chunks so that the servers started next see it.
 SETUP_SCRIPT = """
 import json
 env = env(context=dict(env.context, tracking_disable=True))
