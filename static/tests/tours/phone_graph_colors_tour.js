@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_utils";
+import { openPhoneMenu } from "@phone_call_accounting/../tests/tours/phone_tour_steps";
 
 /**
  * Each status label (as admin reads it) and the theme colour of its decoration in
@@ -99,20 +99,7 @@ function checkPie(where) {
 registry.category("web_tour.tours").add("phone_call_accounting_graph_colors_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            trigger: '.o_app[data-menu-xmlid="phone_call_accounting.phone_menu_root"]',
-            run: "click",
-        },
-        {
-            content: "Open Reporting",
-            trigger: 'button[data-menu-xmlid="phone_call_accounting.phone_reporting_menu"]',
-            run: "click",
-        },
-        {
-            trigger: 'a[data-menu-xmlid="phone_call_accounting.phone_call_report_menu"]',
-            run: "click",
-        },
+        ...openPhoneMenu(["button", "phone_reporting_menu"], ["a", "phone_call_report_menu"]),
         {
             trigger: '.o_searchview_facet:contains("Last 30 Days")',
         },

@@ -1,23 +1,10 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_utils";
+import { openPhoneMenu } from "@phone_call_accounting/../tests/tours/phone_tour_steps";
 
 registry.category("web_tour.tours").add("phone_call_accounting_reporting_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            trigger: '.o_app[data-menu-xmlid="phone_call_accounting.phone_menu_root"]',
-            run: "click",
-        },
-        {
-            content: "Open Reporting",
-            trigger: 'button[data-menu-xmlid="phone_call_accounting.phone_reporting_menu"]',
-            run: "click",
-        },
-        {
-            trigger: 'a[data-menu-xmlid="phone_call_accounting.phone_call_report_menu"]',
-            run: "click",
-        },
+        ...openPhoneMenu(["button", "phone_reporting_menu"], ["a", "phone_call_report_menu"]),
         {
             content: "A manager first sees calls per day, split by status",
             trigger: ".o_graph_view .o_graph_renderer canvas",
