@@ -71,6 +71,10 @@ class TestCdrDatabase(TransactionCase):
         # The CDR database lives outside the test transaction: start each test empty.
         with closing(connect(self.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
             cr.execute("TRUNCATE cdr")
+            # One "now" per test: rows said to end together must not straddle a second.
+            cr.execute("SET TIME ZONE 'Europe/Amsterdam'")
+            cr.execute("SELECT date_trunc('second', LOCALTIMESTAMP)")
+            self.now_local = cr.fetchone()[0]
 
     def insert(
         self,
@@ -92,9 +96,10 @@ class TestCdrDatabase(TransactionCase):
             cr.execute(
                 "INSERT INTO cdr (calldate, src, dst, channel, dstchannel, lastapp, duration,"
                 " billsec, disposition, uniqueid, linkedid, sequence, recordingfile)"
-                " VALUES (date_trunc('second', LOCALTIMESTAMP) - %s * interval '1 second',"
+                " VALUES (%s::timestamp - %s * interval '1 second',"
                 " %s, '0207940100', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
+                    self.now_local,
                     ended_ago + duration,
                     src,
                     channel,
