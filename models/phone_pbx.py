@@ -320,11 +320,16 @@ class PhonePbx(models.Model):
             trunks=self._trunk_regexes(),
         )
         results = self._ingest(batch.calls) if batch.calls else []
+        errors = [str(error) for error in batch.errors] + [
+            f"call {result['external_id']}: {result['reason']}"
+            for result in results
+            if result["result"] == "rejected"
+        ]
         self.write(
             {
                 "cdr_watermark": batch.watermark or self.cdr_watermark,
                 "last_sync": fields.Datetime.now(),
-                "last_error": "\n".join(str(e) for e in batch.errors) or False,
+                "last_error": "\n".join(errors) or False,
             }
         )
         return results

@@ -21,6 +21,13 @@ CREATE TABLE cdr (
 """
 
 
+CDR_FUZZ_SEED = 20261129
+CDR_FUZZ_CALLS = 150
+DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "", None, "answered ")
+# Timestamps no call can have; some of them Python cannot even represent.
+CORRUPT_DATES = ("infinity", "-infinity", "20000-01-01", "1990-06-01", "2150-01-01")
+
+
 def connect(dbname):
     return psycopg2.connect(
         dbname=dbname,
@@ -210,3 +217,113 @@ class TestCdrDatabase(TransactionCase):
         from unittest.mock import patch
 
         return patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: 1.0)
+
+    def odd_text(self, rng):
+        return rng.choice(
+            (
+                None,
+                "",
+                "홍길동 <010-1234-5678>",
+                "".join(chr(rng.randrange(1, 32)) for _ in range(5)),
+                "x" * 80,
+                "".join(chr(rng.randrange(0x20, 0xD7FF)) for _ in range(rng.randrange(1, 40))),
+                "+31612345678",
+            )
+        )
+
+    def fuzz_rows(self, rng):
+        """(rows, good, corrupt): rows to insert, linkedids that must land, that must not."""
+        rows, good, corrupt = [], set(), set()
+        for number in range(CDR_FUZZ_CALLS):
+            linkedid = f"1795780000.{number}"
+            kind = rng.randrange(4)
+            duration = rng.randrange(0, 4000)
+            leg = {
+                "calldate": f"-{rng.randrange(200, 20000) + duration} seconds",
+                "src": "+316" + str(rng.randrange(10**7, 10**8)),
+                "dst": "0207940100",
+                "channel": f"PJSIP/provider-{number}",
+                "dstchannel": f"PJSIP/201-{number}",
+                "lastapp": "Dial",
+                "duration": duration,
+                "billsec": rng.randrange(0, duration + 1),
+                "disposition": "ANSWERED",
+                "uniqueid": f"{linkedid}",
+                "linkedid": linkedid,
+                "sequence": number * 3,
+            }
+            rows.append(leg)
+            if kind == 0:
+                good.add(linkedid)
+            elif kind == 1:
+                # Odd but readable: the call lands or is rejected with a reason.
+                leg.update(
+                    src=self.odd_text(rng),
+                    dst=self.odd_text(rng),
+                    channel=self.odd_text(rng),
+                    dstchannel=self.odd_text(rng),
+                    lastapp=self.odd_text(rng),
+                    disposition=rng.choice(DISPOSITIONS),
+                    billsec=rng.choice((leg["billsec"], duration + 500, None)),
+                    uniqueid=rng.choice((leg["uniqueid"], None, "")),
+                )
+            elif kind == 2:
+                # A second leg of the call whose start is corrupt.
+                corrupt.add(linkedid)
+                rows.append(dict(leg, calldate=rng.choice(CORRUPT_DATES), sequence=number * 3 + 1))
+            else:
+                # A leg that ends before it starts.
+                corrupt.add(linkedid)
+                rows.append(
+                    dict(
+                        leg,
+                        calldate="-300 seconds",
+                        duration=-rng.randrange(1, 200),
+                        sequence=number * 3 + 2,
+                    )
+                )
+        return rows, good, corrupt
+
+    def insert_rows(self, rows):
+        with closing(connect(self.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
+            cr.execute("SET TIME ZONE 'Europe/Amsterdam'")
+            for row in rows:
+                relative = row["calldate"].endswith("seconds")
+                cr.execute(
+                    "INSERT INTO cdr (calldate, src, dst, channel, dstchannel, lastapp, duration,"
+                    " billsec, disposition, uniqueid, linkedid, sequence)"
+                    " VALUES (COALESCE(%(now)s + %(offset)s::interval, %(absolute)s::timestamp),"
+                    " %(src)s, %(dst)s, %(channel)s, %(dstchannel)s, %(lastapp)s, %(duration)s,"
+                    " %(billsec)s, %(disposition)s, %(uniqueid)s, %(linkedid)s, %(sequence)s)",
+                    dict(
+                        row,
+                        now=self.now_local,
+                        offset=row["calldate"] if relative else None,
+                        absolute=None if relative else row["calldate"],
+                    ),
+                )
+
+    def test_fuzzed_rows_never_escape_and_good_calls_land(self):
+        import random
+
+        rows, good, corrupt = self.fuzz_rows(random.Random(CDR_FUZZ_SEED))
+        self.insert_rows(rows)
+        last_partner = self.env["res.partner"].search([], order="id desc", limit=1).id
+        with self.assertNoLogs("odoo", "ERROR"), self.patch_commit():
+            self.env["phone.pbx"]._cron_pull_cdr_databases()
+        stored = {call.external_id: call for call in self.calls()}
+        self.assertLessEqual(good, set(stored), "every well-formed call lands")
+        self.assertFalse(corrupt & set(stored), "no call is summarised from part of its legs")
+        errors = self.pbx.last_error or ""
+        for linkedid in corrupt:
+            self.assertIn(f"call {linkedid}:", errors)
+        self.assertNotIn("Traceback", errors)
+        # Every call is either stored or named with its reason; none vanish.
+        for number in range(CDR_FUZZ_CALLS):
+            linkedid = f"1795780000.{number}"
+            self.assertTrue(linkedid in stored or f"call {linkedid}" in errors, linkedid)
+        created = self.env["res.partner"].search([("id", ">", last_partner)])
+        self.assertTrue(created, "the fuzz creates partners for unknown callers")
+        self.assertEqual(created.filtered(lambda p: not p.phone_call_count), created.browse())
+        # The watermark moved past every row: the next pull takes nothing again.
+        self.assertEqual(self.pbx._pull_cdr_database(), [])

@@ -266,7 +266,8 @@ def read_rows(lines, timezone="UTC"):
 def parse_cdr(lines, trunks, timezone="UTC"):
     """Calls and row errors from Master.csv lines (any iterable of str)."""
     rows, errors = read_rows(lines, timezone)
-    return CdrResult(calls_from_rows(rows, trunks), errors)
+    calls = calls_from_rows(rows, trunks, errors)
+    return CdrResult(calls, sorted(errors, key=lambda error: error.line))
 
 
 def parse_cdr_file(path, trunks, timezone="UTC"):
@@ -274,15 +275,27 @@ def parse_cdr_file(path, trunks, timezone="UTC"):
         return parse_cdr(handle, trunks, timezone)
 
 
-def calls_from_rows(rows, trunks):
-    """Group rows into calls (by linkedid, else uniqueid) and summarise each."""
+def calls_from_rows(rows, trunks, errors=None):
+    """Group rows into calls (by linkedid, else uniqueid) and summarise each.
+
+    Rows of dialplan plumbing alone (``Local/`` helpers) are no call. Rows
+    naming no channel at all are corrupt: they are named in ``errors`` (a
+    list of :class:`CdrError`), so nothing disappears unseen.
+    """
     compiled = compile_trunks(trunks)
     groups = {}
     for row in rows:
         key = row.linkedid or row.uniqueid or f"{row.channel}@{row.start.isoformat()}"
         groups.setdefault(key, []).append(row)
-    calls = (_summarize(key, group, compiled) for key, group in groups.items())
-    return [call for call in calls if call]
+    calls = []
+    for key, group in groups.items():
+        call = _summarize(key, group, compiled)
+        if call:
+            calls.append(call)
+        elif errors is not None and not any(row.channel or row.dstchannel for row in group):
+            message = f"call {key}: its rows name no channel; the call was not taken"
+            errors.append(CdrError(min(row.line for row in group), message))
+    return calls
 
 
 def _status(rows, answered):

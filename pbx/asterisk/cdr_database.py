@@ -36,10 +36,20 @@ COLUMNS = (
     "recordingfile",
 )
 _ENDED = sql.SQL("calldate + duration * interval '1 second'")
+# A timestamp outside this window (or infinity) is corrupt, and Python's
+# datetime could not even hold some of them: the row is reported, not read.
+_SANE = sql.SQL(
+    "CASE WHEN {value} >= '2000-01-01' AND {value} < LOCALTIMESTAMP + interval '1 day'"
+    " THEN {value} END"
+)
 
 
 class CdrDatabaseError(RuntimeError):
     """The CDR database could not be read; nothing was taken from it."""
+
+
+class _BadRow(ValueError):
+    pass
 
 
 @dataclass
@@ -99,14 +109,25 @@ class CdrSource:
             raise CdrDatabaseError(f"reading the CDR table failed: {exc}".strip()) from exc
         finally:
             connection.close()
-        rows = [_row(record, zone) for record in records]
+        rows, errors = _readable_rows(records, zone)
         watermark = last_end.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-        return PullResult(calls_from_rows(rows, trunks), watermark, rows=len(rows))
+        unsummarised = []
+        calls = calls_from_rows(rows, trunks, unsummarised)
+        errors += [error.message for error in unsummarised]
+        return PullResult(calls, watermark, len(records), errors)
 
     def _select(self):
-        return sql.SQL("SELECT {columns}, {ended} AS ended FROM {table}").format(
-            columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-            ended=_ENDED,
+        columns = [
+            _SANE.format(value=sql.Identifier(name)) + sql.SQL(" AS ") + sql.Identifier(name)
+            if name == "calldate"
+            else sql.Identifier(name)
+            for name in COLUMNS
+        ]
+        return sql.SQL(
+            "SELECT {columns}, calldate::text AS calldate_text, {ended} AS ended FROM {table}"
+        ).format(
+            columns=sql.SQL(", ").join(columns),
+            ended=_SANE.format(value=_ENDED),
             table=sql.Identifier(*self.table.split(".")),
         )
 
@@ -139,10 +160,34 @@ class CdrSource:
         return cr.fetchall()
 
 
+def _readable_rows(records, zone):
+    """Rows of the calls whose every row could be read, and one error per other call.
+
+    A call with an unreadable leg is left out whole: summarised from its
+    other legs it would be recorded wrong.
+    """
+    by_call = {}
+    for record in records:
+        by_call.setdefault(record["linkedid"] or record["uniqueid"] or "", []).append(record)
+    rows, errors = [], []
+    for key, group in by_call.items():
+        try:
+            rows += [_row(record, zone) for record in group]
+        except _BadRow as exc:
+            errors.append(f"call {key or '(no id)'}: {exc}; the call was not taken")
+    return rows, errors
+
+
 def _row(record, zone):
+    where = f"row {record['uniqueid'] or '(no uniqueid)'}"
+    if record["calldate"] is None:
+        raise _BadRow(f"{where}: calldate {record['calldate_text']} is out of range")
+    duration, billsec = record["duration"] or 0, record["billsec"] or 0
+    if duration < 0 or billsec < 0:
+        raise _BadRow(f"{where}: negative duration {duration} or billsec {billsec}")
     start = record["calldate"].replace(tzinfo=zone).astimezone(UTC)
-    duration, billsec = int(record["duration"] or 0), int(record["billsec"] or 0)
     end = start + timedelta(seconds=duration)
+    billsec = min(billsec, duration)
     disposition = (record["disposition"] or "").strip().upper()
     answered = disposition == "ANSWERED" and billsec > 0
     return _Row(

@@ -471,7 +471,32 @@ def test_plumbing_only_rows_are_no_call():
         "1782900000.9",
         "",
     )
-    assert parse_cdr([row], TRUNKS).calls == []
+    result = parse_cdr([row], TRUNKS)
+    assert (result.calls, result.errors) == ([], [])
+
+
+def test_rows_without_any_channel_are_reported_not_dropped():
+    row = csv_row(
+        *base(
+            "+31612345678",
+            "0201234567",
+            "",
+            "",
+            "Dial",
+            "2026-07-01 10:00:00",
+            "",
+            "2026-07-01 10:00:09",
+            0,
+            "FAILED",
+        ),
+        "1782900000.7",
+        "",
+    )
+    result = parse_cdr([STANDARD, row], TRUNKS)
+    assert [call["external_id"] for call in result.calls] == ["1782900000.1"]
+    assert [str(error) for error in result.errors] == [
+        "line 2: call 1782900000.7: its rows name no channel; the call was not taken"
+    ]
 
 
 def test_parse_cdr_file(tmp_path):
