@@ -82,7 +82,7 @@ def _blank(value):
     return value
 
 
-# -- Yeastar P-Series: event 30012 "New CDR" ---------------------------------
+# -- Yeastar: P-Series event 30012 "New CDR", S-Series / Cloud PBX NewCdr ----
 
 _YEASTAR_STATUS = {
     "ANSWERED": "answered",
@@ -97,12 +97,18 @@ _YEASTAR_TYPE = {"inbound": "incoming", "outbound": "outgoing", "internal": "int
 
 
 def yeastar(event, tz, _trunks):
-    """Yeastar P-Series event 30012: ``{"type": 30012, "sn": ..., "msg": ...}``.
+    """Yeastar P-Series event 30012: ``{"type": 30012, "sn": ..., "msg": ...}``,
+    or an S-Series / Cloud PBX ``NewCdr`` report (see :func:`yeastar_new_cdr`).
 
     ``msg`` is the call detail, as an object or as the JSON text Yeastar sends.
     """
+    # Checked first: a NewCdr's "type" is the call type (Inbound...), not an event id.
+    if _blank(event.get("event") or event.get("action")) == "NewCdr":
+        return yeastar_new_cdr(event, tz)
     if event.get("type") not in (30012, "30012"):
-        raise MappingError(f"Yeastar event type {event.get('type')!r} is not 30012 (New CDR)")
+        raise MappingError(
+            f"Yeastar event type {event.get('type')!r} is not 30012 (New CDR) nor a NewCdr"
+        )
     msg = event.get("msg")
     if isinstance(msg, str):
         try:
@@ -111,31 +117,70 @@ def yeastar(event, tz, _trunks):
             raise MappingError("Yeastar msg is not valid JSON") from None
     if not isinstance(msg, dict):
         raise MappingError("Yeastar msg is missing")
-    status = _YEASTAR_STATUS.get(_blank(msg.get("status")).upper(), "unknown")
-    direction = _YEASTAR_TYPE.get(_blank(msg.get("type")).lower())
+    return _yeastar_call(
+        external_id=_blank(msg.get("uid")) or _blank(msg.get("call_id")),
+        kind=msg.get("type"),
+        status=msg.get("status"),
+        caller=msg.get("call_from"),
+        callee=msg.get("call_to"),
+        did=msg.get("did_number"),
+        total=_int(msg.get("call_duration"), "call_duration"),
+        talk=_int(msg.get("talk_duration"), "talk_duration"),
+        start=_local_time(msg.get("time_start"), tz),
+        recording=msg.get("recording"),
+        reason=msg.get("reason"),
+    )
+
+
+def yeastar_new_cdr(event, tz):
+    """Yeastar S-Series / Cloud PBX ``NewCdr``: flat keys spelled as Yeastar does
+    (``callduraction``, ``dsttrcunkname``), numbers often sent as strings.
+
+    The trunk names, ``agentringtime``, ``pincode`` and ``sn`` have no place in
+    a call and are left out.
+    """
+    external_id = _blank(event.get("callid")) or _blank(event.get("cdrid"))
+    if not external_id:
+        raise MappingError("Yeastar NewCdr has no callid")
+    return _yeastar_call(
+        external_id=external_id,
+        kind=event.get("type"),
+        status=event.get("status"),
+        caller=event.get("callfrom"),
+        callee=event.get("callto"),
+        did=event.get("didnumber"),
+        total=_int(event.get("callduraction"), "callduraction"),
+        talk=_int(event.get("talkduraction"), "talkduraction"),
+        start=_local_time(event.get("timestart"), tz),
+        recording=event.get("recording"),
+    )
+
+
+def _yeastar_call(
+    *, external_id, kind, status, caller, callee, did, total, talk, start, recording, reason=""
+):
+    status = _YEASTAR_STATUS.get(_blank(status).upper(), "unknown")
+    direction = _YEASTAR_TYPE.get(_blank(kind).lower())
     if not direction:
-        raise MappingError(
-            f"Yeastar call type {msg.get('type')!r} is not Inbound/Outbound/Internal"
-        )
-    total = _int(msg.get("call_duration"), "call_duration")
-    talk = _int(msg.get("talk_duration"), "talk_duration") if status == "answered" else 0
-    caller, callee = _blank(msg.get("call_from")), _blank(msg.get("call_to"))
+        raise MappingError(f"Yeastar call type {kind!r} is not Inbound/Outbound/Internal")
+    talk = talk if status == "answered" else 0
+    caller, callee = _blank(caller), _blank(callee)
     if direction == "incoming":
-        extension, to_number = callee, _blank(msg.get("did_number")) or callee
+        extension, to_number = callee, _blank(did) or callee
     else:
         extension, to_number = caller, callee
     return {
-        "external_id": _blank(msg.get("uid")) or _blank(msg.get("call_id")),
+        "external_id": external_id,
         "direction": direction,
         "status": status,
         "from_number": caller,
         "to_number": to_number,
         "extension": extension if classify(extension).kind == INTERNAL else "",
-        "start": _local_time(msg.get("time_start"), tz),
+        "start": start,
         "ring_seconds": max(total - talk, 0),
         "talk_seconds": talk,
-        "recording": _blank(msg.get("recording")),
-        "hangup_cause": _blank(msg.get("reason")),
+        "recording": _blank(recording),
+        "hangup_cause": _blank(reason),
     }
 
 

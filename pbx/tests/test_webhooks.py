@@ -170,3 +170,141 @@ def test_batch_shapes():
         batch_items([], "avaya")
     with pytest.raises(MappingError, match="JSON object"):
         batch_items("text")
+
+
+# Yeastar S-Series and Cloud PBX post NewCdr reports; these are the documented
+# examples (Cloud PBX API v2 "event", S-Series API v1 "action").
+NEW_CDR_INTERNAL = {
+    "event": "NewCdr",
+    "callid": "1571897930.5",
+    "timestart": "2019-10-23 22:18:50",
+    "callfrom": "1023",
+    "callto": "2023",
+    "callduraction": "19",
+    "talkduraction": "14",
+    "srctrunkname": "",
+    "dsttrcunkname": "",
+    "pincode": "",
+    "status": "ANSWERED",
+    "type": "Internal",
+    "recording": "20191024201242-1571897930.5-203-201-Internal.wav",
+    "didnumber": "",
+    "agentringtime": "0",
+    "sn": "369451090405",
+}
+NEW_CDR_OUTBOUND = {
+    "action": "NewCdr",
+    "callid": "1547392142.330",
+    "timestart": "2019-01-13 23:09:02",
+    "callfrom": "1005",
+    "callto": "9283737733",
+    "desttrunkname": "SPS-6-36",
+    "callduraction": "6",
+    "talkduraction": "3",
+    "status": "ANSWERED",
+    "type": "Outbound",
+    "recording": "20180315201242-1521173562.46-203-201-Internal.yswav",
+    "sn": "369362089179",
+}
+# callto and didnumber are documented as integers.
+NEW_CDR_INBOUND = NEW_CDR_INTERNAL | {
+    "callid": "1589959139.2135",
+    "timestart": "2020-05-20 10:18:59",
+    "callfrom": "0612345678",
+    "callto": 2002,
+    "callduraction": "10",
+    "talkduraction": "4",
+    "srctrunkname": "KPN",
+    "type": "Inbound",
+    "recording": "",
+    "didnumber": 207940100,
+    "agentringtime": "3",
+}
+
+
+def test_yeastar_new_cdr_internal_every_field():
+    call = map_item(NEW_CDR_INTERNAL, "yeastar", tz="Europe/Amsterdam")
+    assert call == {
+        "external_id": "1571897930.5",
+        "direction": "internal",
+        "status": "answered",
+        "from_number": "1023",
+        "to_number": "2023",
+        "extension": "1023",
+        # 22:18:50 in Amsterdam summer time is 20:18:50 UTC.
+        "start": "2019-10-23T20:18:50+00:00",
+        "ring_seconds": 5,
+        "talk_seconds": 14,
+        "recording": "20191024201242-1571897930.5-203-201-Internal.wav",
+        "hangup_cause": "",
+    }
+    assert clean_call(call)["end"].isoformat() == "2019-10-23T20:19:09+00:00"
+
+
+def test_yeastar_new_cdr_outbound_from_the_calling_extension():
+    call = map_item(NEW_CDR_OUTBOUND, "yeastar", tz="Asia/Shanghai")
+    assert (call["direction"], call["extension"]) == ("outgoing", "1005")
+    assert (call["from_number"], call["to_number"]) == ("1005", "9283737733")
+    assert call["start"] == "2019-01-13T15:09:02+00:00"
+    assert (call["ring_seconds"], call["talk_seconds"]) == (3, 3)
+    assert call["recording"].endswith("-Internal.yswav")
+    assert clean_call(call)["external_id"] == "1547392142.330"
+
+
+def test_yeastar_new_cdr_inbound_to_an_extension_with_its_did():
+    call = map_item(NEW_CDR_INBOUND, "yeastar", tz="Europe/Amsterdam")
+    assert (call["direction"], call["status"]) == ("incoming", "answered")
+    assert (call["from_number"], call["to_number"], call["extension"]) == (
+        "0612345678",
+        "207940100",
+        "2002",
+    )
+    assert call["start"] == "2020-05-20T08:18:59+00:00"
+    assert (call["ring_seconds"], call["talk_seconds"]) == (6, 4)
+    # Inbound to a number that is no extension (a queue's outside number): nobody's.
+    outside = map_item(NEW_CDR_INBOUND | {"callto": "+31207940199"}, "yeastar")
+    assert outside["extension"] == ""
+    assert map_item(NEW_CDR_INBOUND | {"didnumber": ""}, "yeastar")["to_number"] == "2002"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("NO ANSWER", "missed"),
+        ("NO ANSWERED", "missed"),
+        ("VOICEMAIL", "missed"),
+        ("BUSY", "busy"),
+        ("FAILED", "failed"),
+        ("SOMETHING NEW", "unknown"),
+    ],
+)
+def test_yeastar_new_cdr_statuses_keep_no_talk_time(status, expected):
+    call = map_item(NEW_CDR_INBOUND | {"status": status}, "yeastar")
+    assert call["status"] == expected
+    assert call["talk_seconds"] == 0
+    assert call["ring_seconds"] == 10
+    clean_call(call)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"callid": ""}, "no callid"),
+        ({"type": "Transfer"}, "not Inbound/Outbound/Internal"),
+        ({"callduraction": "long"}, "callduraction 'long' is not a number"),
+        ({"talkduraction": [1]}, "talkduraction"),
+        ({"timestart": "yesterday"}, "cannot read the time"),
+        ({"timestart": ""}, "start time is missing"),
+    ],
+)
+def test_yeastar_new_cdr_bad_items_say_why(change, reason):
+    with pytest.raises(MappingError, match=reason):
+        map_item(NEW_CDR_INBOUND | change, "yeastar")
+
+
+def test_yeastar_batch_mixes_p_series_and_new_cdr():
+    items = batch_items([YEASTAR, NEW_CDR_OUTBOUND], "yeastar")
+    calls = [map_item(item, "yeastar", tz="UTC") for item in items]
+    assert [c["external_id"] for c in calls] == ["1651057476.362-uid", "1547392142.330"]
+    with pytest.raises(MappingError, match="nor a NewCdr"):
+        map_item({"event": "CallStatus"}, "yeastar")
