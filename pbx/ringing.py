@@ -10,10 +10,17 @@ webhook) is::
     {"from_number": "+31205550101", "to_number": "+31207940100",
      "extensions": ["201"], "call_id": "1732701234.56"}
 
-:func:`check_event` reads such an event for the addon's route. The AMI
-listener's side (detecting ringing phones and posting the events) is
-:mod:`pbx.listener.ringing`.
+:func:`check_event` reads such an event for the addon's route;
+:func:`read_event` first turns another PBX's own event (Yeastar call status,
+a 3CX CRM contact lookup, FreeSWITCH channel events) into one, or says why
+it rings no desk phone. The AMI listener's side (detecting ringing phones and
+posting the events) is :mod:`pbx.listener.ringing`.
 """
+
+import json
+import re
+
+from .numbers import INTERNAL, classify
 
 MAX_EXTENSIONS = 50
 MAX_TEXT = 128
@@ -60,3 +67,188 @@ def check_event(event):
             raise RingingEventError(f'"{key}" is too long or holds control characters')
         texts[key] = value
     return list(dict.fromkeys(str(e).strip() for e in extensions)), texts
+
+
+# -- Other PBXes' ringing events ---------------------------------------------
+#
+# Each reader turns one vendor event into the native event above, or says why
+# it rings no desk phone (``(None, reason)``): PBXes post every call state to
+# one URL, and a 4xx for an event that is simply not ours would fill their
+# logs with errors and, for some, switch the URL off.
+
+FORMATS = ("native", "yeastar", "3cx", "freeswitch")
+
+
+def read_event(payload, fmt="native", trunks=()):
+    """``(event, None)`` for a ringing desk phone, ``(None, reason)`` to ignore.
+
+    ``event`` is a native event for :func:`check_event`; ``trunks`` are the
+    PBX's trunk regexes (FreeSWITCH channel names). Raises
+    :class:`RingingEventError` for a body that is not this format at all.
+
+    >>> read_event({"type": 30011, "msg": {"call_id": "1", "members": []}}, "yeastar")
+    (None, 'no extension rings in this call state')
+    """
+    if fmt not in FORMATS:
+        raise RingingEventError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    # A native event is recognised in any format: the AMI listener and scripts
+    # written before a PBX's format was set keep working.
+    if fmt == "native" or (isinstance(payload, dict) and "extensions" in payload):
+        return payload, None
+    if not isinstance(payload, dict):
+        raise RingingEventError(f"a {fmt} ringing event must be a JSON object")
+    return _READERS[fmt](payload, trunks)
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RingingEventError(f"expected text, got {type(value).__name__}")
+    return str(value).strip()
+
+
+def _object(value, what):
+    """A JSON object given as such or as JSON text (Yeastar's ``msg``)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise RingingEventError(f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise RingingEventError(f"{what} must be an object")
+    return value
+
+
+# Yeastar P-Series event 30011 "Call Status Changed": msg.members lists every
+# party; an extension member in RING is a ringing desk phone. S-Series and
+# Cloud PBX send the same as {"event": "CallStatus"} with shorter key names.
+_YEASTAR_KEYS = {
+    "p": {"call_id": "call_id", "ext": "extension", "status": "member_status"},
+    "s": {"call_id": "callid", "ext": "ext", "status": "memberstatus"},
+}
+
+
+def _yeastar(event, _trunks):
+    if _text(event.get("event") or event.get("action")) == "CallStatus":
+        keys, msg = _YEASTAR_KEYS["s"], event
+    elif "type" in event:
+        kind = event.get("type")
+        if kind not in (30011, "30011"):
+            return None, f"Yeastar event {kind!r} is not 30011 (call status changed)"
+        keys, msg = _YEASTAR_KEYS["p"], _object(event.get("msg"), "Yeastar msg")
+    else:
+        raise RingingEventError('a Yeastar event needs "type" (30011) or "event" (CallStatus)')
+    members = msg.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+        raise RingingEventError("Yeastar members must be a list of objects")
+    ringing, caller, dialled = [], "", ""
+    for member in members:
+        for role, info in member.items():
+            if not isinstance(info, dict):
+                raise RingingEventError(f"Yeastar member {role!r} must be an object")
+            status = _text(info.get(keys["status"])).upper()
+            if role == keys["ext"]:
+                number = _text(info.get("number"))
+                if status == "RING" and number:
+                    ringing.append(number)
+                elif status == "ALERT" and not caller:
+                    caller = number  # an internal call: the colleague dialling
+            elif role == "inbound":
+                # The outside caller wins over any extension in ringback.
+                caller, dialled = _text(info.get("from")), _text(info.get("to"))
+    if not ringing:
+        return None, "no extension rings in this call state"
+    return {
+        "from_number": caller,
+        "to_number": dialled,
+        "extensions": ringing,
+        "call_id": _text(msg.get(keys["call_id"])),
+    }, None
+
+
+# 3CX: the CRM template's contact lookup (scenario Id="") runs when a call
+# reaches a user. The template names the query keys; the README's template
+# sends Number=[Number]&CallDirection=[CallDirection]&Agent=[Agent].
+_UNFILLED = re.compile(r"^\[\w+\]$")
+
+
+def _threecx(params, _trunks):
+    lowered = {str(key).lower(): value for key, value in params.items()}
+
+    def param(name, required=False):
+        if name not in lowered:
+            if required:
+                raise RingingEventError(
+                    f"the 3CX lookup has no {name!r}: add it to the template's lookup URL"
+                )
+            return ""
+        value = _text(lowered[name])
+        # 3CX leaves a variable it cannot fill as its own name, e.g. "[Agent]".
+        return "" if _UNFILLED.match(value) else value
+
+    number = param("number", required=True)
+    agent = param("agent", required=True)
+    direction = param("calldirection").lower()
+    if direction and direction != "inbound":
+        return None, f"3CX looks up an {direction} call: no desk phone rings"
+    if not agent:
+        return None, "3CX sent no agent extension"
+    return {
+        "from_number": number,
+        "to_number": "",
+        "extensions": [agent],
+        "call_id": param("callid"),
+    }, None
+
+
+# FreeSWITCH: CHANNEL_CREATE or CHANNEL_PROGRESS of the leg FreeSWITCH places
+# towards a desk phone (Call-Direction "outbound" from the switch's side).
+_FS_RINGING = {"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"}
+_FS_TALKING = {"ACTIVE", "HELD", "HANGUP"}
+
+
+def _freeswitch(event, trunks):
+    variables = event.get("variables") if isinstance(event.get("variables"), dict) else {}
+
+    def header(*names):
+        for name in names:
+            for value in (event.get(name), variables.get(name.removeprefix("variable_"))):
+                text = _text(value)
+                if text:
+                    return text
+        return ""
+
+    name = header("Event-Name")
+    if not name:
+        raise RingingEventError('a FreeSWITCH event needs "Event-Name"')
+    if name not in _FS_RINGING:
+        return None, f"FreeSWITCH {name} is not a ringing event"
+    direction = header("Call-Direction", "variable_direction").lower()
+    if not direction:
+        raise RingingEventError('a FreeSWITCH channel event needs "Call-Direction"')
+    if direction != "outbound":
+        return None, "an inbound leg is the caller's own channel, not a ringing phone"
+    if header("Answer-State").lower() == "answered" or header("Channel-Call-State") in _FS_TALKING:
+        return None, "the channel is already answered"
+    channel = header("Channel-Name", "Caller-Channel-Name")
+    if (
+        "/gateway/" in channel
+        or header("variable_sip_gateway_name")
+        or any(re.search(pattern, channel) for pattern in trunks)
+    ):
+        return None, f"channel {channel} is a trunk, not a desk phone"
+    extension = header(
+        "variable_dialed_user", "Caller-Destination-Number", "Caller-Callee-ID-Number"
+    )
+    if classify(extension).kind != INTERNAL:
+        return None, f"destination {extension!r} is not an extension"
+    return {
+        "from_number": header("Caller-Caller-ID-Number", "Other-Leg-Caller-ID-Number"),
+        "to_number": header("Other-Leg-Destination-Number"),
+        "extensions": [extension],
+        "call_id": header("variable_call_uuid", "Other-Leg-Unique-ID", "Unique-ID"),
+    }, None
+
+
+_READERS = {"yeastar": _yeastar, "3cx": _threecx, "freeswitch": _freeswitch}
