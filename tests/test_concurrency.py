@@ -1,6 +1,7 @@
 import random
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 from odoo import SUPERUSER_ID, api
@@ -9,6 +10,9 @@ from odoo.orm.environments import Transaction
 from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE as MAX_TRIES
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import config
+
+from .test_cdr_database import FREEPBX_CDR, connect
 
 WORKERS = 8
 
@@ -69,10 +73,19 @@ class TestConcurrentDeliveries(TransactionCase):
 
     def deliver_at_once(self, batches):
         """Deliver each batch from its own worker at the same moment; their results."""
-        barrier = threading.Barrier(len(batches))
-        results, failures, retries = [None] * len(batches), [], []
+        return self.run_at_once(
+            [
+                lambda env, batch=batch: env["phone.pbx"].browse(self.pbx_id)._ingest(batch)
+                for batch in batches
+            ]
+        )
 
-        def worker(index, batch):
+    def run_at_once(self, jobs):
+        """Run each job(env) in its own worker and transaction at the same moment."""
+        barrier = threading.Barrier(len(jobs))
+        results, failures, retries = [None] * len(jobs), [], []
+
+        def worker(index, job):
             # As Odoo serves a request: a concurrency error starts it again on a new
             # transaction (odoo.service.model.retrying, which waits for the registry
             # lock that this test run holds, so it is mirrored here).
@@ -86,7 +99,7 @@ class TestConcurrentDeliveries(TransactionCase):
                         pbx.read(["token"])  # the snapshot is taken here, as a request's is
                         if attempt == 0:
                             barrier.wait(timeout=60)
-                        results[index] = pbx._ingest(batch)
+                        results[index] = job(env)
                         env.flush_all()
                     return
                 except (ConcurrencyError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
@@ -97,9 +110,7 @@ class TestConcurrentDeliveries(TransactionCase):
                     return
             failures.append(f"worker {index}: still conflicting after {MAX_TRIES} tries")
 
-        threads = [
-            threading.Thread(target=worker, args=(i, batch)) for i, batch in enumerate(batches)
-        ]
+        threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
         # A refused duplicate or a failed UPDATE is logged by odoo.sql_db as a bad query.
         with self.assertNoLogs("odoo.sql_db", "ERROR"):
             for thread in threads:
@@ -146,3 +157,86 @@ class TestConcurrentDeliveries(TransactionCase):
             calls = env["phone.call"].search([("source", "=", self.source)])
             self.assertEqual(len(calls), 1)
             self.assertEqual(self.partners(env), calls.partner_id, "no orphan partner")
+
+    def test_cdr_pulls_and_webhooks_at_once_share_one_partner_per_number(self):
+        """Two servers' crons pull one CDR database while webhooks bring the same callers."""
+        cdr_db = f"pca_cdr_race_{self.block}"
+        with closing(connect("postgres")) as admin:
+            admin.autocommit = True
+            with admin.cursor() as cr:
+                cr.execute(f'CREATE DATABASE "{cdr_db}"')
+        self.addCleanup(drop_database, cdr_db)
+        with closing(connect(cdr_db)) as cnx, cnx, cnx.cursor() as cr:
+            cr.execute(FREEPBX_CDR)
+            cr.execute("SET TIME ZONE 'UTC'")  # the PBX's zone below
+            for n in range(10):
+                cr.execute(
+                    "INSERT INTO cdr (calldate, src, dst, channel, dstchannel, lastapp, duration,"
+                    " billsec, disposition, uniqueid, linkedid, sequence) VALUES"
+                    " (LOCALTIMESTAMP - interval '10 minutes', %s, '0207940100',"
+                    " %s, %s, 'Dial', 40, 30, 'ANSWERED', %s, %s, %s)",
+                    (
+                        self.number(n),
+                        f"PJSIP/provider-{n}",
+                        f"PJSIP/201-{n}",
+                        f"{self.block}.{n}",
+                        f"{self.block}.{n}",
+                        n,
+                    ),
+                )
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            cdr_pbx = env["phone.pbx"].create(
+                {
+                    "name": f"Race CDR {self.block}",
+                    "kind": "cdr_database",
+                    "timezone": "UTC",
+                    "trunk_patterns": "^PJSIP/provider-",
+                    "cdr_db_host": config["db_host"] or "",
+                    "cdr_db_port": int(config["db_port"] or 5432),
+                    "cdr_db_name": cdr_db,
+                    "cdr_db_user": config["db_user"] or "",
+                    "cdr_db_password": config["db_password"] or "",
+                }
+            )
+            cdr_pbx_id, cdr_source = cdr_pbx.id, cdr_pbx._source()
+        self.addCleanup(self.clean_up_pbx, cdr_pbx_id, cdr_source)
+
+        def pull(env):
+            return env["phone.pbx"].browse(cdr_pbx_id)._pull_cdr_database()
+
+        def deliver(worker):
+            batch = [self.call(f"w{worker}-n{n}", self.number(n), worker) for n in range(10)]
+            return lambda env: env["phone.pbx"].browse(self.pbx_id)._ingest(batch)
+
+        results = self.run_at_once([pull, pull] + [deliver(worker) for worker in range(6)])
+        pulled = sorted(r["result"] for r in results[0] + results[1])
+        self.assertEqual(pulled.count("created"), 10, pulled)
+        self.assertNotIn("rejected", pulled)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            partners = self.partners(env)
+            self.assertEqual(
+                sorted(partners.mapped("phone_sanitized")),
+                sorted(self.number(n) for n in range(10)),
+                "exactly one partner per new number",
+            )
+            cdr_calls = env["phone.call"].search([("source", "=", cdr_source)])
+            self.assertEqual(len(cdr_calls), 10, "each CDR call once, whichever pull took it")
+            webhook_calls = env["phone.call"].search([("source", "=", self.source)])
+            self.assertEqual(len(webhook_calls), 60)
+            self.assertEqual((cdr_calls | webhook_calls).partner_id, partners)
+            self.assertFalse(env["phone.pbx"].browse(cdr_pbx_id).last_error)
+
+    def clean_up_pbx(self, pbx_id, source):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["phone.call"].search([("source", "=", source)]).unlink()
+            env["phone.pbx"].browse(pbx_id).unlink()
+
+
+def drop_database(name):
+    with closing(connect("postgres")) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cr:
+            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
