@@ -2,10 +2,21 @@ import json
 from datetime import datetime, timedelta, timezone
 from itertools import count
 from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 from odoo.tests import TransactionCase, new_test_user
 
 _ids = count(1)
+
+
+def recent_start(env, minutes_ago):
+    """A naive UTC start ``minutes_ago`` before now, but never before today in the
+    company's call zone: a run just after midnight must still find "today's calls"."""
+    now = datetime.now(timezone.utc)
+    local = now.astimezone(ZoneInfo(env.company._phone_timezone_name()))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    earliest = midnight.astimezone(timezone.utc) + timedelta(seconds=1)
+    return max(now - timedelta(minutes=minutes_ago), earliest).replace(tzinfo=None)
 
 
 def setup_company(env, **values):

@@ -1,3 +1,4 @@
+from odoo import fields
 from odoo.tests import new_test_user, tagged
 
 from .common import PhoneCase, no_cron_commits
@@ -56,7 +57,7 @@ class TestCallbacks(PhoneCase):
         activity = self.callbacks()
         self.assertEqual(len(activity), 1, "several missed calls, one activity")
         self.assertEqual(activity.user_id, self.agent, "the user of the extension that rang")
-        self.assertEqual(activity.date_deadline, activity.date_deadline.today())
+        self.assertEqual(activity.date_deadline, fields.Date.context_today(activity))
         self.assertEqual(self.Call.phone_callback_count(), 2)
 
     def test_salesperson_gets_the_callback(self):

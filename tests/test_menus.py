@@ -28,7 +28,7 @@ from odoo.tools.safe_eval import time as safe_time
 
 from odoo.addons.web.controllers.utils import clean_action
 
-from .common import make_pbx, setup_company
+from .common import make_pbx, recent_start, setup_company
 
 ROOT = "phone_call_accounting.phone_menu_root"
 CONFIG = "phone_call_accounting.phone_config_menu"
@@ -98,7 +98,7 @@ def _make_menu_data(env):
     env["phone.tariff"].create({"name": "Netherlands", "prefix": "+31", "price_per_minute": 0.05})
     env["phone.keyword"].create({"name": "complaint"})
     env["res.partner"].create({"name": "Menu Client", "phone": "+31205550998"})
-    start = fields.Datetime.now() - timedelta(minutes=5)
+    start = recent_start(env, minutes_ago=5)
     results = env["phone.call"]._ingest_calls(
         [
             {

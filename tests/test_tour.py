@@ -1,7 +1,8 @@
 from datetime import timedelta
 
-from odoo import fields
 from odoo.tests import HttpCase, tagged
+
+from .common import recent_start
 
 
 @tagged("post_install", "-at_install")
@@ -12,7 +13,8 @@ class TestPhoneTour(HttpCase):
         self.env.company.partner_id.tz = "Europe/Amsterdam"
         self.env.company.country_id = self.env.ref("base.nl")
         self.env["res.partner"].create({"name": "Tour Client", "phone": "+31205550999"})
-        start = fields.Datetime.now() - timedelta(minutes=1)
+        missed_start = recent_start(self.env, minutes_ago=2)
+        start = missed_start + timedelta(seconds=30)
         calls = [
             {
                 "external_id": "tour-1",
@@ -31,7 +33,7 @@ class TestPhoneTour(HttpCase):
                 "status": "missed",
                 "from_number": "+31205550999",
                 "to_number": "+31207940100",
-                "start": (start - timedelta(seconds=30)).isoformat() + "+00:00",
+                "start": missed_start.isoformat() + "+00:00",
                 "ring_seconds": 20,
             },
         ]
