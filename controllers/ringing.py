@@ -1,6 +1,7 @@
 from odoo import http
+from odoo.http import request
 
-from ..pbx.ringing import RingingEventError
+from ..pbx.ringing import FORMATS, RingingEventError
 from .common import authorize_pbx, error_response, json_response, parse_json, webhook_max_bytes
 
 # A ringing event is a few hundred bytes.
@@ -14,24 +15,47 @@ class PhoneRingingController(http.Controller):
         "/phone_call_accounting/pbx/<int:pbx_id>/ringing",
         type="http",
         auth="public",
-        methods=["POST"],
+        methods=["GET", "POST"],
         csrf=False,
         save_session=False,
     )
     def receive_ringing(self, pbx_id, **query):
-        """``{"from_number", "to_number", "extensions": [...], "call_id"}``.
+        """A ringing event in the PBX's webhook format (or ``?format=``).
 
-        Same secrets and refusals as the calls webhook (401, 403, 413, 400),
-        checked before anything is read or sent.
+        Native: ``{"from_number", "to_number", "extensions": [...], "call_id"}``;
+        see pbx/ringing.py for the other PBXes' events. Same secrets and
+        refusals as the calls webhook (401, 403, 413, 400), checked before
+        anything is read or sent. GET is 3CX's contact lookup only.
         """
+        method = request.httprequest.method
+        header = request.httprequest.headers.get("Authorization", "")
+        if method == "GET" and header[:7].lower() != "bearer ":
+            # A signature covers the body, and a GET has none: its query would be unsigned.
+            return error_response(401, "a GET lookup must send Authorization: Bearer <token>")
         pbx, body, refusal = authorize_pbx(pbx_id, min(webhook_max_bytes(), MAX_RINGING_BYTES))
         if refusal:
             return refusal
-        event, refusal = parse_json(body)
-        if refusal:
-            return refusal
+        fmt = query.pop("format", None) or pbx.webhook_format
+        if fmt not in FORMATS:
+            return error_response(400, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        if method == "GET" and fmt != "3cx":
+            return error_response(405, f"the {fmt} format posts its events; only 3CX looks up")
+        if fmt == "3cx":
+            # 3CX's lookup sends its values in the query (GET), a form or a JSON body.
+            event = dict(query)
+            if body.strip():
+                data, refusal = parse_json(body)
+                if refusal:
+                    return refusal
+                if not isinstance(data, dict):
+                    return error_response(400, "a 3cx lookup body must be a JSON object")
+                event.update(data)
+        else:
+            event, refusal = parse_json(body)
+            if refusal:
+                return refusal
         try:
-            result = pbx._ringing_notify(event)
+            result = pbx._ringing_receive(event, fmt)
         except RingingEventError as exc:
             return error_response(400, str(exc))
         return json_response(200, result)

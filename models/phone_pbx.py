@@ -20,9 +20,9 @@ KINDS = [
 ]
 WEBHOOK_FORMATS = [
     ("native", "Native (this addon's call schema)"),
-    ("yeastar", "Yeastar P-Series (event 30012)"),
-    ("3cx", "3CX (call journal template)"),
-    ("freeswitch", "FreeSWITCH (CHANNEL_HANGUP_COMPLETE)"),
+    ("yeastar", "Yeastar (P-Series events, S-Series and Cloud PBX NewCdr)"),
+    ("3cx", "3CX (CRM template: call journal, contact lookup)"),
+    ("freeswitch", "FreeSWITCH (event JSON)"),
 ]
 
 
@@ -61,7 +61,13 @@ class PhonePbx(models.Model):
         help="One regular expression per line matching the channel names of provider trunks, "
         "e.g. ^SIP/voipgrid- or ^PJSIP/provider-. Every other channel is a desk phone.",
     )
-    webhook_format = fields.Selection(WEBHOOK_FORMATS, default="native", required=True)
+    webhook_format = fields.Selection(
+        WEBHOOK_FORMATS,
+        default="native",
+        required=True,
+        help="How this PBX's own events are read, by the calls webhook and by the ringing "
+        "pop-up alike.",
+    )
     token = fields.Char(
         string="Secret Token",
         copy=False,

@@ -14,6 +14,22 @@ class PhonePbx(models.Model):
 
     _inherit = "phone.pbx"
 
+    def _ringing_receive(self, payload, fmt=None):
+        """A ringing event in this PBX's webhook format (or ``fmt``): pop up or ignore.
+
+        Events that ring no desk phone (trunk legs, answered calls, other
+        event types) answer ``{"result": "ignored", "notified": 0,
+        "reason": ...}``; a body that is not the format at all raises
+        :class:`pbx.ringing.RingingEventError`.
+        """
+        self.ensure_one()
+        fmt = fmt or self.webhook_format
+        event, reason = ringing.read_event(payload, fmt, self._trunk_regexes())
+        if event is None:
+            _logger.debug("PBX %s: %s ringing event ignored: %s", self.name, fmt, reason)
+            return {"result": "ignored", "notified": 0, "unknown_extensions": [], "reason": reason}
+        return self._ringing_notify(event)
+
     def _ringing_notify(self, event):
         """Pop the caller up for the users whose extensions ring; store nothing.
 

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -206,6 +207,151 @@ class TestRinging(HttpCase):
         big = {"extensions": ["201"], "call_id": "x" * 70000}
         self.assertEqual(self.post(big).status_code, 413)
         self.assertFalse(self.ringing_messages())
+
+    def get(self, query, token=None, headers=None):
+        """3CX's contact lookup: a GET with the values in the query string."""
+        all_headers = {"Authorization": f"Bearer {token or self.pbx.token}"}
+        all_headers.update(headers or {})
+        return self.url_open(f"{self.url}?{urlencode(query)}", headers=all_headers)
+
+    def assert_ignored(self, response, reason):
+        self.assertEqual(response.status_code, 200, response.text)
+        answer = response.json()
+        self.assertEqual((answer["result"], answer["notified"]), ("ignored", 0), answer)
+        self.assertIn(reason, answer["reason"])
+
+    def test_yeastar_call_status_pops_up_the_ringing_extension(self):
+        self.pbx.webhook_format = "yeastar"
+        members = [
+            {
+                "inbound": {
+                    "from": "0205550101",
+                    "to": "0207940100",
+                    "trunk_name": "KPN",
+                    "channel_id": "PJSIP/trunk-KPN-endpoint-000000c2",
+                    "member_status": "ALERT",
+                    "call_path": "",
+                }
+            },
+            {
+                "extension": {
+                    "number": "201",
+                    "channel_id": "PJSIP/201-000000c3",
+                    "member_status": "RING",
+                    "call_path": "",
+                }
+            },
+        ]
+        status = {
+            "type": 30011,
+            "sn": "3631A2124XXX",
+            "msg": json.dumps({"call_id": "1648863604.293", "members": members}),
+        }
+        response = self.post(status)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(
+            response.json(), {"result": "sent", "notified": 1, "unknown_extensions": []}
+        )
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(
+            (payload["partner_id"], payload["call_id"], payload["extension"]),
+            (self.client.id, "1648863604.293", "201"),
+        )
+        # Answered, the CDR event and a native event (still read in any format).
+        members[1]["extension"]["member_status"] = "ANSWER"
+        answered = status | {"msg": json.dumps({"call_id": "1648863604.293", "members": members})}
+        self.assert_ignored(self.post(answered), "no extension rings")
+        self.assert_ignored(self.post({"type": 30012, "msg": "{}"}), "not 30011")
+        self.assertEqual(len(self.ringing_messages(self.agent)), 1)
+        native = self.post({"from_number": "0205550101", "extensions": ["202"]})
+        self.assertEqual(native.json()["notified"], 1)
+        # Not a Yeastar event at all.
+        bad = self.post({"type": 30011, "msg": "{oops"})
+        self.assertEqual(bad.status_code, 400)
+        self.assertIn("not valid JSON", bad.json()["error"])
+
+    def test_3cx_contact_lookup_pops_up_the_agent(self):
+        self.pbx.webhook_format = "3cx"
+        lookup = {"Number": "+31205550101", "CallDirection": "Inbound", "Agent": "201"}
+        response = self.get(lookup)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["result"], "sent")
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual((payload["partner_id"], payload["extension"]), (self.client.id, "201"))
+        self.assert_ignored(self.get(lookup | {"CallDirection": "Outbound"}), "outbound")
+        self.assert_ignored(self.get(lookup | {"Agent": "[Agent]"}), "no agent")
+        # A template posting its values (JSON) rings the same way.
+        posted = self.post(lookup | {"Agent": "202"})
+        self.assertEqual(posted.json()["notified"], 1, posted.text)
+        self.assertEqual(len(self.ringing_messages(self.colleague)), 1)
+        # A template without the agent is a mistake to fix, not a call to ignore.
+        missing = self.get({"Number": "+31205550101"})
+        self.assertEqual(missing.status_code, 400)
+        self.assertIn("'agent'", missing.json()["error"])
+
+    @mute_logger("odoo.http")
+    def test_3cx_lookup_needs_a_bearer_token_and_the_3cx_format(self):
+        lookup = {"Number": "+31205550101", "Agent": "201"}
+        signed = self.url_open(
+            f"{self.url}?{urlencode(lookup)}", headers={"X-Signature": "sha256=" + "0" * 64}
+        )
+        self.assertEqual(signed.status_code, 401)
+        self.assertEqual(self.get(lookup, token="not-the-token").status_code, 403)
+        # The PBX posts native events: a GET is none of its ringing events.
+        self.assertEqual(self.get(lookup).status_code, 405)
+        self.assertEqual(self.get(lookup | {"format": "3cx"}).json()["result"], "sent")
+        self.assertEqual(len(self.ringing_messages(self.agent)), 1)
+
+    def test_freeswitch_progress_towards_a_desk_phone(self):
+        self.pbx.write({"webhook_format": "freeswitch", "trunk_patterns": "^sofia/external/"})
+        progress = {
+            "Event-Name": "CHANNEL_PROGRESS",
+            "Channel-Call-State": "RINGING",
+            "Channel-Name": "sofia/internal/201@192.168.1.20:5060",
+            "Unique-ID": "b2f8e0a6-1c2d-4c6e-9a7b-0f1e2d3c4b5a",
+            "Call-Direction": "outbound",
+            "Answer-State": "ringing",
+            "Caller-Caller-ID-Number": "0205550101",
+            "Caller-Destination-Number": "201",
+            "Other-Leg-Unique-ID": "a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d",
+            "Other-Leg-Destination-Number": "0207940100",
+            "variable_dialed_user": "201",
+            "variable_call_uuid": "a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d",
+        }
+        response = self.post(progress)
+        self.assertEqual(response.json()["result"], "sent", response.text)
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(
+            (payload["partner_id"], payload["call_id"]),
+            (self.client.id, "a5c9f6c0-e752-11e3-8bfb-65b6c3cdac7d"),
+        )
+        trunk = progress | {"Channel-Name": "sofia/external/0612345678@sip.example"}
+        self.assert_ignored(self.post(trunk), "is a trunk")
+        self.assert_ignored(self.post(progress | {"Call-Direction": "inbound"}), "own channel")
+        self.assert_ignored(self.post(progress | {"Event-Name": "CHANNEL_ANSWER"}), "not a ring")
+        self.assertEqual(len(self.ringing_messages()), 1)
+        bad = self.post({"Unique-ID": "x"})
+        self.assertEqual(bad.status_code, 400)
+        self.assertIn("Event-Name", bad.json()["error"])
+
+    def test_format_in_the_query_and_unknown_formats(self):
+        event = {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-Direction": "outbound",
+            "Channel-Name": "sofia/internal/202@pbx",
+            "Caller-Caller-ID-Number": "201",
+            "Caller-Destination-Number": "202",
+            "Unique-ID": "leg-b",
+        }
+        response = self.post(event, url=self.url + "?format=freeswitch")
+        self.assertEqual(response.json()["notified"], 1, response.text)
+        [payload] = self.ringing_messages(self.colleague)
+        self.assertEqual(
+            (payload["kind"], payload["colleague_name"]), ("internal", self.agent.name)
+        )
+        unknown = self.post(event, url=self.url + "?format=avaya")
+        self.assertEqual(unknown.status_code, 400)
+        self.assertIn("unknown format", unknown.json()["error"])
 
 
 @tagged("post_install", "-at_install")
