@@ -168,6 +168,64 @@ class TestWebhook(HttpCase):
         self.assertEqual(bad["result"], "rejected")
         self.assertIn("not 30012", bad["reason"])
 
+    def test_yeastar_s_series_new_cdr(self):
+        """A Yeastar S-Series / Cloud PBX NewCdr, recognised from its body."""
+        self.pbx.webhook_format = "yeastar"
+        new_cdr = {
+            "event": "NewCdr",
+            "callid": "1589959139.2135",
+            "timestart": "2026-11-27 10:18:59",
+            "callfrom": "0612345678",
+            "callto": "202",
+            "callduraction": "40",
+            "talkduraction": "31",
+            "srctrunkname": "KPN",
+            "dsttrcunkname": "",
+            "pincode": "",
+            "status": "ANSWERED",
+            "type": "Inbound",
+            "recording": "20261127101859-1589959139.2135-0612345678-202-Inbound.wav",
+            "didnumber": "0207940100",
+            "agentringtime": "6",
+            "sn": "369451090405",
+        }
+        outbound = new_cdr | {
+            "callid": "1589959200.2140",
+            "callfrom": "201",
+            "callto": "0205550101",
+            "talkduraction": "0",
+            "status": "NO ANSWER",
+            "type": "Outbound",
+            "recording": "",
+            "didnumber": "",
+        }
+        response = self.post([new_cdr, outbound, new_cdr | {"callid": "", "type": "Inbound"}])
+        self.assertEqual(response.status_code, 200, response.text)
+        results = response.json()["results"]
+        self.assertEqual([r["result"] for r in results], ["created", "created", "rejected"])
+        self.assertIn("no callid", results[2]["reason"])
+
+        call = self.calls("1589959139.2135")
+        self.assertEqual(
+            (call.direction, call.status, call.extension, call.from_number, call.to_number),
+            ("incoming", "answered", "202", "+31612345678", "+31207940100"),
+        )
+        self.assertEqual(call.client_number, "+31612345678")
+        self.assertEqual(str(call.call_start), "2026-11-27 09:18:59", "10:18:59 in Amsterdam")
+        self.assertEqual((call.ring_duration, call.duration), (9, 31))
+        self.assertEqual(call.recording, new_cdr["recording"])
+
+        missed = self.calls("1589959200.2140")
+        self.assertEqual(
+            (missed.direction, missed.status, missed.extension, missed.duration),
+            ("outgoing", "missed", "201", 0),
+        )
+        self.assertEqual(missed.client_number, "+31205550101")
+        # Delivered again (Yeastar retries): the same call, updated, never doubled.
+        again = self.post(new_cdr | {"talkduraction": "32"}).json()["results"]
+        self.assertEqual(again[0]["result"], "updated")
+        self.assertEqual(self.calls("1589959139.2135").duration, 32)
+
     def test_secrets_for_managers_only(self):
         user = new_test_user(
             self.env, "phone_reader", groups="phone_call_accounting.group_phone_user"
