@@ -9,8 +9,9 @@ when every channel in it has hung up.
 Only channels with a person (or the outside world) behind them are parties;
 ``Local/...;1/;2`` pairs and similar helpers are plumbing whose dials are
 followed but never counted as someone answering. A call is *answered* only
-when a party's channel answered a dial and was bridged: a queue, IVR or
-voicemail answering the caller's channel does not count.
+when the caller's channel got joined to another party's (:mod:`.legs`): a
+queue, IVR, voicemail or an acceptance prompt answering a channel does not
+count, and a pickup counts even when no dial reported the answer.
 """
 
 import contextlib
@@ -29,6 +30,17 @@ from .channels import (
     extension_of,
     looks_dialable,
 )
+from .legs import (
+    answering_dial,
+    dialled_number,
+    endpoint,
+    first_connection,
+    first_round,
+    local_half,
+    parties_of,
+    phone_endpoints,
+    reach,
+)
 
 # The call words of every source are the ones _ingest_calls checks.
 INCOMING, OUTGOING, INTERNAL = DIRECTIONS
@@ -45,6 +57,7 @@ SNAPSHOT_PREFIXES = (
     "TransferTarget",
     "LocalOne",
     "LocalTwo",
+    "Target",
 )
 GAVE_UP_DIALS = frozenset({"CANCEL", "NOANSWER"})
 FAILED_DIALS = frozenset({"CHANUNAVAIL", "CONGESTION", "DONTCALL", "INVALIDARGS", "TORTURE"})
@@ -100,10 +113,14 @@ class _Channel:
     # before later dialplan steps or transfers rewrite them.
     dial_cid: str | None = None
     dial_exten: str | None = None
-    bridged: bool = False
     bridges: set = field(default_factory=set)
     hungup_at: float | None = None
     cause: str | None = None
+    # The other half of a Local/...;1/;2 pair.
+    partner: "_Channel | None" = None
+    in_queue: bool = False
+    # Dialled by a queue: a Local agent's ;2 half rings on the queue's behalf.
+    queue_leg: bool = False
 
 
 @dataclass(eq=False)
@@ -117,6 +134,7 @@ class _Dial:
     ended: float | None = None
     end_order: int | None = None
     status: str | None = None
+    queued: bool = False
 
 
 @dataclass(eq=False)
@@ -137,6 +155,8 @@ class _Call:
     bridges: set = field(default_factory=set)
     talk_spans: list = field(default_factory=list)
     talk_since: float | None = None
+    # (order, moment, party, party) when two parties were first connected.
+    links: list = field(default_factory=list)
     transferred: bool = False
     abandoned: bool = False
     diverted: bool = False
@@ -189,6 +209,7 @@ class CallAssembler:
         self._calls = {}  # linkedid -> _Call
         self._channels = {}  # uniqueid -> _Channel
         self._bridges = {}  # bridge uniqueid -> _Bridge
+        self._locals = {}  # Local pair name -> the half still waiting for its partner
         # Ids of finished calls and channels: late events for them are dropped
         # instead of resurrecting a call with the same id.
         self._ended = {}
@@ -207,6 +228,9 @@ class CallAssembler:
             "BlindTransfer": self._on_transfer,
             "AttendedTransfer": self._on_transfer,
             "QueueCallerAbandon": self._on_queue_abandon,
+            "QueueCallerJoin": self._on_queue_join,
+            "QueueCallerLeave": self._on_queue_leave,
+            "Pickup": self._on_pickup,
         }
 
     @property
@@ -298,6 +322,13 @@ class CallAssembler:
         )
         call.channels[uniqueid] = channel
         self._channels[uniqueid] = channel
+        half = local_half(name)
+        if half:
+            partner = self._locals.pop(half[0], None)
+            if partner is None:
+                self._locals[half[0]] = channel
+            else:
+                channel.partner, partner.partner = partner, channel
         return channel
 
     def _relink(self, channel, linkedid):
@@ -318,6 +349,7 @@ class CallAssembler:
         keep.dials = sorted(keep.dials + gone.dials, key=lambda dial: dial.begin_order)
         keep.bridges |= gone.bridges
         keep.talk_spans += gone.talk_spans
+        keep.links = sorted(keep.links + gone.links, key=lambda link: link[0])
         talking = [since for since in (keep.talk_since, gone.talk_since) if since is not None]
         keep.talk_since = min(talking, default=None)
         for linkedid in gone.linkedids:
@@ -332,9 +364,12 @@ class CallAssembler:
         return keep
 
     def _finish(self, call, moment, complete):
-        for uniqueid in call.channels:
+        for uniqueid, channel in call.channels.items():
             self._channels.pop(uniqueid, None)
             self._ended[uniqueid] = moment
+            half = local_half(channel.name)
+            if half and self._locals.get(half[0]) is channel:
+                del self._locals[half[0]]
         # Drop the call's bridges too, or a lost BridgeDestroy would leak them.
         for bridge_id in call.bridges:
             bridge = self._bridges.get(bridge_id)
@@ -358,16 +393,22 @@ class CallAssembler:
         if source is not None and source.dial_cid is None:
             source.dial_cid = source.cid
             source.dial_exten = clean_number(message.get("Exten"))
-        target.call.dials.append(
-            _Dial(
-                source,
-                target,
-                moment,
-                self._order,
-                message.get("DialString"),
-                clean_number(message.get("DestExten")),
-            )
+        dial = _Dial(
+            source,
+            target,
+            moment,
+            self._order,
+            message.get("DialString"),
+            clean_number(message.get("DestExten")),
         )
+        if source is not None:
+            # A Local agent's first dial is the queue ringing the member; a
+            # later one is the member's own dialplan passing the call on.
+            partner = source.partner
+            first = not any(other.source is source for other in source.call.dials)
+            dial.queued = source.in_queue or (partner is not None and partner.queue_leg and first)
+        target.queue_leg |= dial.queued
+        target.call.dials.append(dial)
 
     def _on_dial_state(self, message, moment, seen):
         if message.get("Forward") and seen:
@@ -405,8 +446,8 @@ class CallAssembler:
         bridge = self._bridges.setdefault(bridge_id, _Bridge(self._is_talking_bridge(message)))
         bridge.members.add(channel.uniqueid)
         channel.bridges.add(bridge_id)
-        channel.bridged |= bridge.talking
         channel.call.bridges.add(bridge_id)
+        self._link_parties(channel, moment)
         self._update_talk(channel.call, moment)
 
     def _on_bridge_leave(self, message, moment, seen):
@@ -449,6 +490,23 @@ class CallAssembler:
         if channel is not None:
             channel.call.abandoned = True
 
+    def _on_queue_join(self, message, moment, seen):
+        channel = seen.get("")
+        if channel is not None:
+            channel.in_queue = True
+
+    def _on_queue_leave(self, message, moment, seen):
+        channel = seen.get("")
+        if channel is not None:
+            channel.in_queue = False
+
+    def _on_pickup(self, message, moment, seen):
+        # The picking phone starts a call of its own (it dialled *8 or
+        # **201); from here on it is the ringing call's, bridge or not.
+        picker, target = seen.get(""), seen.get("Target")
+        if picker is not None and target is not None and picker.call is not target.call:
+            self._merge(picker.call, target.call)
+
     # -- helpers -----------------------------------------------------------
 
     def _take_channel_variables(self, message, seen):
@@ -485,7 +543,20 @@ class CallAssembler:
         if bridge:
             bridge.members.discard(channel.uniqueid)
 
+    def _link_parties(self, channel, moment):
+        call = channel.call
+        parties = parties_of(reach(channel, self._bridges, self._channels))
+        known = {(one, two) for _order, _moment, one, two in call.links}
+        for i, one in enumerate(parties):
+            for two in parties[i + 1 :]:
+                if (one, two) not in known:
+                    call.links.append((self._order, moment, one, two))
+
     def _update_talk(self, call, moment):
+        # Any two channels in a bridge count, helpers included: an outside
+        # leg is billed from its answer, acceptance prompt and all, and a
+        # Local optimisation moves channels between bridges without a pause.
+        # Only the talk after the answering party's answer is kept.
         talking = any(
             bridge.talking and len(bridge.members) >= 2
             for bridge in map(self._bridges.get, call.bridges)
@@ -496,37 +567,6 @@ class CallAssembler:
         elif not talking and call.talk_since is not None:
             call.talk_spans.append((call.talk_since, moment))
             call.talk_since = None
-
-
-def _dialled_number(dial):
-    """The number a dial sent out: from the dial string, else the extension."""
-    if dial is None:
-        return None
-    for part in (dial.dial_string or "").split(",")[0].split("/"):
-        for prefix in ("sip:", "sips:", "tel:"):
-            part = part.removeprefix(prefix)
-        candidate = part.split("@")[0]
-        if looks_dialable(candidate):
-            return candidate
-    for candidate in (dial.dest_exten, dial.target.cid):
-        if looks_dialable(candidate):
-            return candidate
-    return None
-
-
-def _first_wave(legs):
-    """The dials that rang together before any of them ended.
-
-    A ring group or queue rings several phones at once (and may ring them
-    again in later rounds); only a target outside that first round means the
-    call was diverted.
-    """
-    first_end = min((dial.end_order for dial in legs if dial.end_order is not None), default=None)
-    return [dial for dial in legs if first_end is None or dial.begin_order < first_end]
-
-
-def _endpoint(dial):
-    return extension_of(dial.target.name)
 
 
 def _status(call, answer, caller, complete):
@@ -551,17 +591,17 @@ def _status(call, answer, caller, complete):
 def summarize(call, complete):
     """The plain-dict record of a call; None when it has no party at all.
 
-    Ringing runs from the first dial towards a party (so time waiting in a
-    queue or IVR is not ringing) until a person answered, or until the last
-    attempt ended. Talk time is the time, after that answer, during which a
-    bridge held two channels of the call; the segments before and after a
+    The call is answered by the first party whose channel got joined to the
+    caller's (see :mod:`.legs`). Ringing runs from the first dial towards a
+    party (so time waiting in a queue or IVR is not ringing) until that party
+    answered its dial (or, for a pickup, was joined), or until the last
+    attempt ended. Talk time is the time, after that answer, during which two
+    parties of the call were joined; the segments before and after a
     transfer add up, overlaps (a consultation while the caller holds) count
     once. ``complete`` is False for calls closed stale or flushed: when they
     give no clue, their status is "unknown" rather than a guess.
     """
-    parties = sorted(
-        (ch for ch in call.channels.values() if ch.kind != PLUMBING), key=lambda ch: ch.order
-    )
+    parties = parties_of(call.channels.values())
     if not parties:
         return None
     caller = parties[0]
@@ -576,32 +616,32 @@ def summarize(call, complete):
     legs = [
         dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller
     ]
-    answers = [dial for dial in legs if dial.status == "ANSWER" and dial.target.bridged]
-    answer = min(answers, key=lambda dial: dial.end_order, default=None)
-    wave = _first_wave(legs)
+    connection = first_connection(call, caller)
+    party = connection[1] if connection else None
+    answer = answering_dial(legs, party)
+    answered_at = answer.ended if answer is not None else connection and connection[0]
 
     if direction == OUTGOING:
         extension = first_extension = extension_of(caller.name)
         forwarded = call.diverted
         from_number = caller.dial_cid or caller.cid or extension
-        to_number = _dialled_number(
-            next((dial for dial in legs if dial.target.kind == TRUNK), None)
-        )
+        to_number = dialled_number(next((dial for dial in legs if dial.target.kind == TRUNK), None))
     else:
-        first_round = {_endpoint(dial) for dial in wave}
-        if answer is not None and _endpoint(answer) in first_round:
-            first_extension = _endpoint(answer)
+        wave = first_round(legs)
+        round_phones = phone_endpoints(wave)
+        # Only a desk phone has an extension: an outside number reached over
+        # the trunk (a fixed destination, follow-me to a mobile) leaves it empty.
+        took = extension_of(party.name) if party is not None and party.kind == PHONE else None
+        if took is not None and took in round_phones:
+            first_extension = took
         else:
-            rung = [_endpoint(dial) for dial in wave + legs if dial.target.kind == PHONE]
+            rung = round_phones + phone_endpoints(legs)
             first_extension = rung[0] if rung else None
-        if answer is not None and answer.target.kind == PHONE:
-            extension = _endpoint(answer)
-        else:
-            # Nobody (or an outside number) answered: the call is still the
-            # first phone's to follow up.
-            extension = first_extension
-        reached = [answer] if answer is not None else legs
-        forwarded = call.diverted or any(_endpoint(dial) not in first_round for dial in reached)
+        # Nobody answered: the call is still the first phone's to follow up.
+        extension = took if party is not None else first_extension
+        forwarded = party is not None and (
+            call.diverted or extension_of(party.name) not in {endpoint(dial) for dial in wave}
+        )
         from_number = caller.dial_cid or caller.cid
         if direction == INCOMING:
             to_number = caller.exten
@@ -615,25 +655,24 @@ def summarize(call, complete):
     hangups = [ch.hungup_at for ch in call.channels.values() if ch.hungup_at is not None]
     end = max(hangups, default=call.last_event)
     ring_from = min((dial.began for dial in legs or call.dials), default=None)
-    if answer is not None:
-        ring_until = answer.ended
+    if party is not None:
+        ring_until = answered_at
     else:
         ring_until = max(
             (dial.ended for dial in legs or call.dials if dial.ended is not None), default=end
         )
     ring = max(0.0, ring_until - ring_from) if ring_from is not None else 0.0
     talk = 0.0
-    if answer is not None:
+    if party is not None:
         spans = list(call.talk_spans)
         if call.talk_since is not None:
             spans.append((call.talk_since, end))
-        talk = _covered_seconds((max(start, answer.ended), stop) for start, stop in spans)
+        talk = _covered_seconds((max(start, answered_at), stop) for start, stop in spans)
 
-    answering = answer.target if answer is not None else caller
     return {
         "external_id": call.external_id,
         "direction": direction,
-        "status": _status(call, answer, caller, complete),
+        "status": _status(call, party, caller, complete),
         "from_number": from_number,
         "to_number": to_number,
         "extension": extension,
@@ -645,7 +684,7 @@ def summarize(call, complete):
         "ring_seconds": round(ring),
         "talk_seconds": round(talk),
         "recording": call.recording,
-        "hangup_cause": answering.cause,
+        "hangup_cause": (party or caller).cause,
     }
 
 
