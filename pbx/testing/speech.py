@@ -108,14 +108,21 @@ def concat(paths: list[str | Path], path: str | Path) -> Path:
     return Path(path)
 
 
-def sequence(parts: list[str | float], path: str | Path, *, rate: int = RATE) -> Path:
+def sequence(
+    parts: list[str | float],
+    path: str | Path,
+    *,
+    rate: int = RATE,
+    voice: str = VOICE,
+    wpm: int = WPM,
+) -> Path:
     """Speech and silences in order: strings are spoken, numbers are seconds of silence."""
     path = Path(path)
     pieces = []
     for index, part in enumerate(parts):
         piece = path.with_name(f"{path.stem}.part{index}.wav")
         if isinstance(part, str):
-            speak(part, piece, rate=rate)
+            speak(part, piece, rate=rate, voice=voice, wpm=wpm)
         else:
             silence(part, piece, rate=rate)
         pieces.append(piece)

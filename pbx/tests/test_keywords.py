@@ -2,7 +2,16 @@
 
 import pytest
 
-from pbx.analysis.keywords import find_keywords, parse_keywords, stemmer_language, tokens
+from pbx.analysis.keywords import (
+    Hit,
+    find_hits,
+    find_keywords,
+    keyword_hits,
+    parse_keywords,
+    stemmer_language,
+    tokens,
+)
+from pbx.analysis.transcribe import Transcript, Word
 
 TRANSCRIPT = (
     "Hello I have two complaints. The PRICES went up again, so I cancelled; "
@@ -76,3 +85,101 @@ def test_accents_and_languages():
 )
 def test_tokens(text, expected):
     assert tokens(text) == expected
+
+
+@pytest.fixture(scope="module")
+def kiwi():
+    return pytest.importorskip("kiwipiepy")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "환불을 받고 싶습니다",  # with the object particle
+        "환불해 주세요",  # made a verb with 하다
+        "어제 환불했습니다",  # past tense, formal
+        "환불 요청합니다",
+    ],
+)
+def test_korean_keyword_matches_its_inflections(kiwi, said):
+    assert find_keywords(said, ["환불"], "ko") == ["환불"]
+
+
+@pytest.mark.parametrize(
+    "said, keyword",
+    [
+        ("환불을 받고 싶습니다", "불"),  # the syllable 불 is inside 환불, not a word of its own
+        ("사기업에 다닙니다", "사기"),  # 사기업 (private company) is not 사기 (fraud)
+        ("계약을 연장해 주세요", "해지"),
+    ],
+)
+def test_korean_keyword_needs_whole_morphemes(kiwi, said, keyword):
+    assert find_keywords(said, [keyword], "ko") == []
+
+
+def test_korean_keyword_forms_and_phrases(kiwi):
+    # a keyword written as a verb matches the noun made a verb
+    assert find_keywords("환불했습니다", ["환불하다"], "ko_KR") == ["환불하다"]
+    # a phrase matches its morphemes in a row, particles between them ignored
+    assert find_keywords("계약을 해지해 주세요", ["계약 해지"], "ko") == ["계약 해지"]
+    assert find_keywords("해지 계약서", ["계약 해지"], "ko") == []
+    assert tokens("환불했습니다", "ko") == ["환불", "하"]
+    # English in a Korean call keeps working
+    assert find_keywords("LG 서비스센터", ["lg"], "ko") == ["lg"]
+
+
+def test_hits_keep_the_time_of_the_words():
+    words = [
+        Word("Please", 0.0, 0.4),
+        Word("CANCEL", 0.5, 0.9),
+        Word("it;", 0.9, 1.1),
+        Word("I'll", 2.0, 2.2),
+        Word("talk", 2.2, 2.5),
+        Word("to", 2.5, 2.6),
+        Word("a", 2.6, 2.7),
+        Word("lawyer.", 2.7, 3.2),
+        Word("Cancelled!", 4.0, 4.6),
+    ]
+    hits = find_hits(words, ["cancel", "talk to a lawyer", "refund"], "en")
+    assert hits == [
+        Hit("cancel", 0.5, 0.9, "CANCEL"),
+        Hit("talk to a lawyer", 2.2, 3.2, "talk to a lawyer."),
+        Hit("cancel", 4.0, 4.6, "Cancelled!"),
+    ]
+
+
+def test_korean_hits_keep_the_time(kiwi):
+    words = [Word("네", 0.0, 0.2), Word("환불을", 1.5, 1.9), Word("원합니다", 1.9, 2.5)]
+    assert find_hits(words, "환불, 사기", "ko") == [Hit("환불", 1.5, 1.9, "환불을")]
+
+
+class Spotter:
+    """A second listen that hears what it is asked for, at 3 s."""
+
+    def __init__(self):
+        self.asked = []
+
+    def spot(self, path, keywords, language):
+        self.asked.append((path, list(keywords), language))
+        words = tuple(Word(keyword, 3.0, 3.4) for keyword in keywords)
+        return Transcript(" ".join(keywords), language, "grammar", words)
+
+
+def test_second_listen_only_for_missed_keywords():
+    transcript = Transcript(
+        "cancel it", "en", "test", (Word("cancel", 0.2, 0.6), Word("it", 0.6, 0.7))
+    )
+    spotter = Spotter()
+    hits = keyword_hits(transcript, "cancel, refund", spotter=spotter, path="call.wav")
+    assert spotter.asked == [("call.wav", ["refund"], "en")]
+    assert hits == [
+        Hit("cancel", 0.2, 0.6, "cancel", "transcript"),
+        Hit("refund", 3.0, 3.4, "refund", "grammar"),
+    ]
+    # without timed words a plug-in's text still flags, with no time
+    plain = Transcript("please cancel", "en", "plug-in")
+    assert keyword_hits(plain, ["cancel"]) == [Hit("cancel", None, None, "", "transcript")]
+    # nothing missed: no second listen
+    spotter.asked.clear()
+    keyword_hits(transcript, ["cancel"], spotter=spotter, path="call.wav")
+    assert spotter.asked == []

@@ -20,6 +20,7 @@ from pbx.analysis import transcribe
 from pbx.analysis.audio import AudioError
 from pbx.analysis.keywords import find_keywords
 from pbx.analysis.transcribe import (
+    EngineUnavailableError,
     NullBackend,
     PocketSphinxBackend,
     Transcriber,
@@ -133,12 +134,10 @@ def test_null_backend(tmp_path):
 
 
 def test_unknown_backend():
-    with pytest.raises(
-        UnknownBackendError, match="unknown transcription backend 'whisper'"
-    ) as info:
-        get_backend("whisper")
-    assert "none, pocketsphinx" in str(info.value)
-    assert {"none", "pocketsphinx"} <= set(available_backends())
+    with pytest.raises(UnknownBackendError, match="unknown transcription backend 'wisper'") as info:
+        get_backend("wisper")
+    assert "none, pocketsphinx, vosk, whisper" in str(info.value)
+    assert {"none", "pocketsphinx", "vosk", "whisper"} <= set(available_backends())
 
 
 class Canned(Transcriber):
@@ -196,7 +195,7 @@ def test_entry_point_backends(monkeypatch):
 
 def test_pocketsphinx_not_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)
-    with pytest.raises(TranscriptionError, match=r"pip install 'pocketsphinx>=5'"):
+    with pytest.raises(EngineUnavailableError, match=r"pip install 'pocketsphinx>=5'"):
         get_backend("pocketsphinx")
 
 

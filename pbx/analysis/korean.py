@@ -1,0 +1,49 @@
+"""Korean words cut into morphemes with kiwipiepy, for keyword matching.
+
+Korean glues particles and endings to the word they follow: ``환불`` (a
+refund) is said ``환불을``, ``환불해``, ``환불했습니다``. Comparing syllables
+would either miss those or, as a substring, find ``사기`` (fraud) in
+``사기업`` (private company). Kiwi cuts each word into morphemes
+(``환불/NNG 하/XSV 었/EP 습니다/EF``); :func:`morphemes` keeps the ones that
+carry meaning, so a keyword matches whole morphemes only.
+
+The Kiwi analyser (its model comes in the ``kiwipiepy-model`` wheel) takes
+seconds to load and is built once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["morphemes"]
+
+# Endings (E*), particles (J*) and punctuation (S* but foreign words SL,
+# numbers SN and Hanja SH) change a word's form, not what it is about.
+_SKIPPED = ("E", "J", "S")
+_KEPT = ("SL", "SN", "SH")
+
+_KIWI = None
+_LOCK = threading.Lock()
+
+
+def _kiwi():
+    global _KIWI
+    with _LOCK:
+        if _KIWI is None:
+            from kiwipiepy import Kiwi  # only Korean keywords need it
+
+            # Speech engines make no typing typos and the multi-word dictionary
+            # finds no morphemes: without both, Kiwi loads in 3 s instead of 9
+            _KIWI = Kiwi(load_typo_dict=False, load_multi_dict=False)
+        return _KIWI
+
+
+def morphemes(text: str) -> list[str]:
+    """The meaning-bearing morphemes of ``text``, lower-cased, in order."""
+    if not text or not text.strip():
+        return []
+    return [
+        token.form.casefold()
+        for token in _kiwi().tokenize(text)
+        if token.tag.startswith(_KEPT) or not token.tag.startswith(_SKIPPED)
+    ]
