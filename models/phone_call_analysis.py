@@ -4,9 +4,10 @@ import tempfile
 from datetime import timedelta
 
 from odoo import Command, api, fields, models
+from odoo.tools import html_escape
 
 from ..pbx.analysis import audio, transcribe
-from ..pbx.analysis.keywords import find_keywords
+from ..pbx.analysis.keywords import find_keywords, keyword_hits
 
 _logger = logging.getLogger(__name__)
 
@@ -62,11 +63,35 @@ class PhoneCall(models.Model):
     )
     transcript = fields.Text(readonly=True, copy=False)
     keyword_ids = fields.Many2many("phone.keyword", string="Mentions", readonly=True, copy=False)
+    # [{"keyword", "start", "end", "heard", "source"}]: where each keyword was said
+    keyword_hits = fields.Json(readonly=True, copy=False)
+    keyword_hits_html = fields.Html(
+        string="Mentioned At", compute="_compute_keyword_hits_html", sanitize=False
+    )
     keyword_review_scheduled = fields.Boolean(readonly=True, copy=False)
 
     # The crons look for the few calls still to work on: partial indexes stay small
     # and most inserted calls never enter them.
     _analysis_pending_idx = models.Index("(id) WHERE analysis_state = 'pending'")
+
+    @api.depends("keyword_hits")
+    def _compute_keyword_hits_html(self):
+        second_listen = self.env._("second listen")
+        for call in self:
+            rows = []
+            for hit in call.keyword_hits or []:
+                start = hit.get("start")
+                at = "–" if start is None else f"{int(start // 60)}:{start % 60:04.1f}"
+                source = "" if hit.get("source") == "transcript" else f" ({second_listen})"
+                rows.append(
+                    f"<tr><td class='pe-3 text-nowrap' data-seconds='{start or 0}'>{at}</td>"
+                    f"<td class='pe-3'>{html_escape(hit.get('keyword') or '')}</td>"
+                    f"<td class='text-muted'>{html_escape(hit.get('heard') or '')}"
+                    f"{html_escape(source)}</td></tr>"
+                )
+            call.keyword_hits_html = (
+                f"<table class='o_phone_keyword_hits'>{''.join(rows)}</table>" if rows else False
+            )
 
     # ------------------------------------------------------------------
     # Conversation analysis
@@ -105,12 +130,9 @@ class PhoneCall(models.Model):
                 figures = audio.analyse(
                     handle.name, long_silence=max(company.phone_long_silence_seconds, 1)
                 )
-                text = ""
+                text, hits = "", []
                 if company.phone_transcription:
-                    backend = transcribe.get_backend(company.phone_transcription_backend)
-                    text = backend.transcribe(
-                        handle.name, company.phone_transcription_language
-                    ).text
+                    text, hits = self._transcribe_and_spot(handle.name)
         except audio.AudioError as exc:
             # An unreadable file stays unreadable: no retry.
             no_audio = "no audio" in str(exc) or "empty file" in str(exc)
@@ -123,7 +145,25 @@ class PhoneCall(models.Model):
             _logger.exception("Recording of call %s could not be analysed", self.id)
             self._analysis_failed(str(exc), retry=True)
             return
-        self._store_analysis(figures, text)
+        self._store_analysis(figures, text, hits)
+
+    def _transcribe_and_spot(self, path):
+        """The transcript's text and the keyword hits, a second listen for
+        the keywords the transcript missed where the language has an engine
+        that can (a Vosk grammar)."""
+        company = self.company_id
+        language = company.phone_transcription_language
+        backend = transcribe.get_backend(company.phone_transcription_backend)
+        transcript = backend.transcribe(path, language)
+        names = self._phone_keywords().mapped("name")
+        if not names:
+            return transcript.text, []
+        spotter = transcribe.spotter_for(backend, language)
+        hits = keyword_hits(transcript, names, transcript.language, spotter=spotter, path=path)
+        return transcript.text, hits
+
+    def _phone_keywords(self):
+        return self.env["phone.keyword"].search([("company_id", "=", self.company_id.id)])
 
     def _analysis_failed(self, reason, state="failed", retry=False):
         """Record why; a passing failure (engine, memory) is tried again later."""
@@ -135,11 +175,18 @@ class PhoneCall(models.Model):
             values.update(analysis_state=state, analysis_next_try=False)
         self.write(values)
 
-    def _store_analysis(self, figures, text):
+    def _store_analysis(self, figures, text, hits=None):
+        """``hits``: :class:`~..pbx.analysis.keywords.Hit` list; without it the
+        keywords are looked for in ``text``, with no times."""
         self.ensure_one()
-        keywords = self.env["phone.keyword"].search([("company_id", "=", self.company_id.id)])
-        found = set(find_keywords(text, keywords.mapped("name"))) if text else set()
-        flagged = keywords.filtered(lambda k: k.name in found)
+        keywords = self._phone_keywords()
+        language = self.company_id.phone_transcription_language
+        if hits is None:
+            found = set(find_keywords(text, keywords.mapped("name"), language)) if text else set()
+            hits = []
+        else:
+            found = {hit.keyword for hit in hits}
+        flagged = keywords.filtered(lambda k: " ".join(k.name.split()) in found)
         self.write(
             {
                 "analysis_state": "done",
@@ -157,6 +204,17 @@ class PhoneCall(models.Model):
                 "overtalk_seconds": figures.overtalk_seconds or 0.0,
                 "transcript": text or False,
                 "keyword_ids": [Command.set(flagged.ids)],
+                "keyword_hits": [
+                    {
+                        "keyword": hit.keyword,
+                        "start": hit.start,
+                        "end": hit.end,
+                        "heard": hit.heard,
+                        "source": hit.source,
+                    }
+                    for hit in hits
+                ]
+                or False,
             }
         )
         if flagged:

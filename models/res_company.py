@@ -13,7 +13,12 @@ _PHONE_SETTINGS = {"phone_default_country_id", "country_id", "partner_id", "phon
 
 def _engine_labels(env):
     """Readable names of the speech engines pbx.transcribe ships; plug-ins show their own."""
-    return {"pocketsphinx": env._("PocketSphinx (offline, English)"), "none": env._("Off")}
+    return {
+        "whisper": env._("Whisper (faster-whisper, multilingual, recommended)"),
+        "vosk": env._("Vosk (Kaldi models, Korean included)"),
+        "pocketsphinx": env._("PocketSphinx (offline, English)"),
+        "none": env._("Off"),
+    }
 
 
 def _language_labels(env):

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..pbx.analysis import transcribe
+
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
@@ -36,6 +38,9 @@ class ResConfigSettings(models.TransientModel):
     phone_transcription_language = fields.Selection(
         related="company_id.phone_transcription_language", readonly=False
     )
+    phone_transcription_problem = fields.Char(
+        string="Speech Engine Problem", compute="_compute_phone_transcription_problem"
+    )
     phone_timezone = fields.Selection(
         related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
     )
@@ -53,6 +58,25 @@ class ResConfigSettings(models.TransientModel):
             settings.phone_timezone_effective = settings.phone_timezone or (
                 company._phone_timezone_name(company._phone_country_code())
             )
+
+    @api.depends(
+        "phone_transcription", "phone_transcription_backend", "phone_transcription_language"
+    )
+    def _compute_phone_transcription_problem(self):
+        for settings in self:
+            problem = False
+            if settings.phone_transcription:
+                # checks the package and model files only: loading a model for a
+                # page view would cost seconds and hundreds of MB
+                reason = transcribe.backend_problem(
+                    settings.phone_transcription_backend,
+                    settings.phone_transcription_language,
+                )
+                if reason:
+                    problem = self.env._(
+                        "Recordings cannot be transcribed with this engine: %s", reason
+                    )
+            settings.phone_transcription_problem = problem
 
     @api.depends("company_id", "phone_reviewer_id")
     def _compute_phone_review_fallback(self):

