@@ -295,7 +295,9 @@ class CallAssembler:
                 late = uniqueid in self._ended or (
                     linkedid in self._ended and event != "Newchannel"
                 )
-                if late or not name or event == "Hangup":
+                # An OriginateResponse only names a channel; a failed one
+                # names the channel asked for, with "<null>" as its id.
+                if late or not name or event in ("Hangup", "OriginateResponse"):
                     continue
                 channel = self._new_channel(uniqueid, name, linkedid, moment)
             else:
@@ -588,6 +590,22 @@ def _status(call, answer, caller, complete):
     return MISSED if complete else UNKNOWN
 
 
+def _caller_and_direction(call, parties):
+    """The party who placed the call (None: the PBX itself) and the direction.
+
+    The first party seen is the caller, except a trunk leg the PBX dialled
+    itself: an originate through ``Local/`` (a call-back) reaches the trunk
+    before the phone on the other side, if there is one at all.
+    """
+    first = parties[0]
+    if first.kind != TRUNK:
+        outside = any(ch.kind == TRUNK for ch in parties)
+        return first, OUTGOING if outside else INTERNAL
+    if any(dial.target is first for dial in call.dials):
+        return next((ch for ch in parties if ch.kind == PHONE), None), OUTGOING
+    return first, INCOMING
+
+
 def summarize(call, complete):
     """The plain-dict record of a call; None when it has no party at all.
 
@@ -604,28 +622,34 @@ def summarize(call, complete):
     parties = parties_of(call.channels.values())
     if not parties:
         return None
-    caller = parties[0]
-    if caller.kind == TRUNK:
-        direction = INCOMING
-    elif any(ch.kind == TRUNK for ch in parties):
-        direction = OUTGOING
-    else:
-        direction = INTERNAL
+    caller, direction = _caller_and_direction(call, parties)
     # Dials towards a party other than the caller: for click-to-dial the
     # caller's own phone is dialled first, which is not the call ringing.
     legs = [
         dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller
     ]
-    connection = first_connection(call, caller)
+    connection = first_connection(call, caller) if caller is not None else None
     party = connection[1] if connection else None
+    if caller is None and answering_dial(legs, parties[0]) is not None:
+        # Only the PBX itself (a message, an IVR) was there to be joined to:
+        # the outside number answering is all the answer there can be.
+        party = parties[0]
     answer = answering_dial(legs, party)
     answered_at = answer.ended if answer is not None else connection and connection[0]
 
     if direction == OUTGOING:
-        extension = first_extension = extension_of(caller.name)
+        out = next((dial for dial in legs if dial.target.kind == TRUNK), None)
         forwarded = call.diverted
-        from_number = caller.dial_cid or caller.cid or extension
-        to_number = dialled_number(next((dial for dial in legs if dial.target.kind == TRUNK), None))
+        to_number = dialled_number(out)
+        if caller is not None:
+            extension = first_extension = extension_of(caller.name)
+            from_number = caller.dial_cid or caller.cid or extension
+        else:
+            extension = first_extension = None
+            # The caller ID the PBX presented: the originate's, on the Local
+            # half that dialled out.
+            presented = out.source.dial_cid if out and out.source else None
+            from_number = presented if looks_dialable(presented) else None
     else:
         wave = first_round(legs)
         round_phones = phone_endpoints(wave)
@@ -672,7 +696,7 @@ def summarize(call, complete):
     return {
         "external_id": call.external_id,
         "direction": direction,
-        "status": _status(call, party, caller, complete),
+        "status": _status(call, party, caller or parties[0], complete),
         "from_number": from_number,
         "to_number": to_number,
         "extension": extension,
@@ -684,7 +708,7 @@ def summarize(call, complete):
         "ring_seconds": round(ring),
         "talk_seconds": round(talk),
         "recording": call.recording,
-        "hangup_cause": (party or caller).cause,
+        "hangup_cause": (party or caller or parties[0]).cause,
     }
 
 

@@ -7,11 +7,17 @@ never a trunk or a ``Local/`` helper; a call is answered only when the
 caller's channel got joined (by bridges and Local pairs) to a person;
 forwarded means someone else than the extension(s) rung first took it (a
 queue ringing its members in turn is ringing them first); one record per call.
+
+Each case is a builder returning the trace and the record it must give;
+``pbx/tests/traces/make_traces.py`` writes the same builders out as ``.ami``
+files for ``python -m pbx replay``, so the files cannot drift from these.
 """
 
 from datetime import UTC, datetime
 
-from pbx.asterisk.assembler import assemble
+import pytest
+
+from pbx.asterisk.assembler import CallAssembler, assemble
 from pbx.testing.ami_trace import START, Trace
 
 TRUNKS = [r"^PJSIP/provider-"]
@@ -24,9 +30,10 @@ def clock(seconds):
     return datetime.fromtimestamp(START + seconds, UTC).isoformat(timespec="seconds")
 
 
-def record(trace, end, **fields):
+def record(trace, end, first="in", **fields):
+    """The record of a call whose first channel is ``first``: incoming by default."""
     expected = {
-        "external_id": trace.linkedid_of("in"),
+        "external_id": trace.linkedid_of(first),
         "direction": "incoming",
         "from_number": CALLER,
         "to_number": DID,
@@ -38,6 +45,15 @@ def record(trace, end, **fields):
     }
     expected.update(fields)
     return expected
+
+
+# name -> builder returning (trace, expected record), in the order written.
+CASES = {}
+
+
+def case(build):
+    CASES[build.__name__] = build
+    return build
 
 
 def only_call(trace):
@@ -98,13 +114,14 @@ def hang_up_all(trace, *keys):
 # -- sent back out over the trunk ----------------------------------------
 
 
-def test_incoming_to_a_fixed_outside_number_answered():
+@case
+def incoming_to_a_fixed_outside_number_answered():
     trace = incoming(Trace())
     trace.at(1).channel("out", "PJSIP/provider-00000002", cid=CALLER, linkedid="in")
     trace.dial("in", "out", f"PJSIP/{MOBILE}@provider").at(3).state("out", "Ringing")
     trace.at(6).state("out", "Up").dial_end("in", "out", "ANSWER").bridge("b1", "out", "in")
     trace.at(66).unbridge("b1", "out", "in").hangup("out").hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         66,
         status="answered",
@@ -116,12 +133,13 @@ def test_incoming_to_a_fixed_outside_number_answered():
     )
 
 
-def test_incoming_to_a_fixed_outside_number_unanswered():
+@case
+def incoming_to_a_fixed_outside_number_unanswered():
     trace = incoming(Trace())
     trace.at(1).channel("out", "PJSIP/provider-00000002", cid=CALLER, linkedid="in")
     trace.dial("in", "out", f"PJSIP/{MOBILE}@provider").at(3).state("out", "Ringing")
     trace.at(31).dial_end("in", "out", "NOANSWER").hangup("out", 19).at(32).hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         32,
         status="missed",
@@ -147,14 +165,15 @@ def dial_local_with_acceptance(trace):
     return trace
 
 
-def test_acceptance_routine_accepted_over_local():
+@case
+def acceptance_routine_accepted_over_local():
     trace = dial_local_with_acceptance(Trace())
     trace.at(30).dial_end("in", "l1", "ANSWER")
     trace.event("BridgeCreate", BridgeUniqueid="b-caller", BridgeType="basic")
     trace.bridge("b-caller", "l1", "in")
     trace.at(90).unbridge("b-caller", "in", "l1").unbridge("b-mobile", "l2", "out")
     hang_up_all(trace, "in", "l1", "l2", "out")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         90,
         status="answered",
@@ -167,13 +186,14 @@ def test_acceptance_routine_accepted_over_local():
     )
 
 
-def test_acceptance_routine_times_out_over_local():
+@case
+def acceptance_routine_times_out_over_local():
     trace = dial_local_with_acceptance(Trace())
     trace.at(40).event("VarSet", "l1", Variable="GOSUB_RESULT", Value="ABORT")
     trace.dial_end("in", "l1", "ABORT")
     trace.unbridge("b-mobile", "l2", "out")
     hang_up_all(trace, "l1", "l2", "out", "in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         40,
         status="missed",
@@ -185,7 +205,8 @@ def test_acceptance_routine_times_out_over_local():
     )
 
 
-def test_acceptance_routine_on_the_trunk_continues_to_voicemail():
+@case
+def acceptance_routine_on_the_trunk_continues_to_voicemail():
     trace = incoming(Trace())
     trace.at(1).channel("out", "PJSIP/provider-00000002", cid=CALLER, linkedid="in")
     trace.dial("in", "out", f"PJSIP/{MOBILE}@provider,30,U(accept)")
@@ -199,7 +220,7 @@ def test_acceptance_routine_on_the_trunk_continues_to_voicemail():
     trace.event("Newexten", "v2", Context="voicemail", Application="VoiceMail", AppData="201")
     trace.at(45).unbridge("b-vm", "in", "v1")
     hang_up_all(trace, "v2", "v1", "in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         45,
         status="missed",
@@ -227,14 +248,15 @@ def follow_me(trace):
     return trace
 
 
-def test_follow_me_accepted_on_the_mobile():
+@case
+def follow_me_accepted_on_the_mobile():
     trace = follow_me(Trace())
     trace.at(31).event("DTMFEnd", "l1", Digit="1", Direction="Received", DurationMs=120)
     trace.event("BridgeCreate", BridgeUniqueid="b-caller", BridgeType="basic")
     trace.bridge("b-caller", "in", "l1")
     trace.at(91).unbridge("b-caller", "in", "l1").unbridge("b-mobile", "l2", "out")
     hang_up_all(trace, "in", "l1", "l2", "out")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         91,
         status="answered",
@@ -247,7 +269,8 @@ def test_follow_me_accepted_on_the_mobile():
     )
 
 
-def test_follow_me_answered_but_never_accepted_is_missed():
+@case
+def follow_me_answered_but_never_accepted_is_missed():
     trace = follow_me(Trace())
     # No key within the timeout: FollowMe hangs the mobile up, the caller
     # hears the sorry prompt and leaves.
@@ -255,7 +278,7 @@ def test_follow_me_answered_but_never_accepted_is_missed():
     hang_up_all(trace, "l1", "l2", "out")
     trace.event("Newexten", "in", Application="Playback", AppData="followme/sorry")
     trace.at(58).hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         58,
         status="missed",
@@ -286,7 +309,8 @@ def local_agent(trace, key, ext, number):
     return trace
 
 
-def test_queue_ringall_local_agents_with_optimisation():
+@case
+def queue_ringall_local_agents_with_optimisation():
     trace = queued(Trace())
     trace.at(2)
     local_agent(trace, "a", "201", 0x10)
@@ -319,7 +343,7 @@ def test_queue_ringall_local_agents_with_optimisation():
     )
     hang_up_all(trace, "b1", "b2")
     trace.at(72).unbridge("b-queue", "in", "bp").hangup("in").hangup("bp")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         72,
         status="answered",
@@ -351,9 +375,10 @@ def linear_queue(trace, answer=True):
     return trace
 
 
-def test_queue_linear_second_member_taking_it_is_no_forward():
+@case
+def queue_linear_second_member_taking_it_is_no_forward():
     trace = linear_queue(Trace())
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         85,
         status="answered",
@@ -365,11 +390,12 @@ def test_queue_linear_second_member_taking_it_is_no_forward():
     )
 
 
-def test_queue_linear_caller_gives_up():
+@case
+def queue_linear_caller_gives_up():
     trace = linear_queue(Trace(), answer=False)
     trace.at(20).event("QueueCallerAbandon", "in", Queue="support", Position=1, HoldTime=19)
     trace.dial_end("in", "p2", "CANCEL").hangup("p2", 0).hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         20,
         status="missed",
@@ -391,13 +417,14 @@ def rrmemory_queue(trace):
     return trace
 
 
-def test_queue_rrmemory_local_agents_without_optimisation():
+@case
+def queue_rrmemory_local_agents_without_optimisation():
     trace = rrmemory_queue(Trace())
     trace.at(21).state("ap", "Up").dial_end("a2", "ap", "ANSWER").bridge("b-agent", "ap", "a2")
     trace.dial_end("in", "a1", "ANSWER").bridge("b-queue", "in", "a1")
     trace.at(81).unbridge("b-queue", "in", "a1").unbridge("b-agent", "a2", "ap")
     hang_up_all(trace, "in", "a1", "a2", "ap")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         81,
         status="answered",
@@ -409,7 +436,8 @@ def test_queue_rrmemory_local_agents_without_optimisation():
     )
 
 
-def test_queue_member_passing_the_call_on_is_a_forward():
+@case
+def queue_member_passing_the_call_on_is_a_forward():
     trace = rrmemory_queue(Trace())
     # 201's own dialplan (Local ;2) tries its desk phone, then 204.
     trace.at(25).dial_end("a2", "ap", "NOANSWER").hangup("ap", 19)
@@ -419,7 +447,7 @@ def test_queue_member_passing_the_call_on_is_a_forward():
     trace.dial_end("in", "a1", "ANSWER").bridge("b-queue", "in", "a1")
     trace.at(90).unbridge("b-queue", "in", "a1").unbridge("b-agent", "a2", "fw")
     hang_up_all(trace, "in", "a1", "a2", "fw")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         90,
         status="answered",
@@ -453,7 +481,8 @@ def ringing_then_picked_up(trace, caller_key, directed):
     return trace
 
 
-def test_group_pickup_with_dial_end_internal():
+@case
+def group_pickup_with_dial_end_internal():
     trace = Trace()
     trace.channel("in", "PJSIP/203-00000001", cid="203", exten="201", state="Ring")
     trace.at(1).channel("ph", "PJSIP/201-00000002", cid="201", linkedid="in")
@@ -461,7 +490,7 @@ def test_group_pickup_with_dial_end_internal():
     ringing_then_picked_up(trace, "in", directed=False)
     trace.dial_end("in", "pk", "ANSWER").bridge("b1", "pk", "in")
     trace.at(65).unbridge("b1", "pk", "in").hangup("pk").hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         65,
         direction="internal",
@@ -477,14 +506,15 @@ def test_group_pickup_with_dial_end_internal():
     )
 
 
-def test_directed_pickup_without_dial_end():
+@case
+def directed_pickup_without_dial_end():
     trace = incoming(Trace())
     trace.at(1).channel("ph", "PJSIP/201-00000002", cid=DID, linkedid="in")
     trace.dial("in", "ph", "PJSIP/201").at(2).state("ph", "Ringing")
     ringing_then_picked_up(trace, "in", directed=True)
     trace.at(6).bridge("b1", "pk", "in")
     trace.at(66).unbridge("b1", "pk", "in").hangup("pk").hangup("in")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         66,
         status="answered",
@@ -500,7 +530,8 @@ def test_directed_pickup_without_dial_end():
 # -- Local channels ----------------------------------------------------------
 
 
-def test_local_channel_without_optimisation():
+@case
+def local_channel_without_optimisation():
     trace = incoming(Trace())
     local_pair(trace, "l", "Local/201@extensions-00000003")
     trace.at(1).dial("in", "l1", "Local/201@extensions/n")
@@ -510,7 +541,7 @@ def test_local_channel_without_optimisation():
     trace.state("l1", "Up").dial_end("in", "l1", "ANSWER").bridge("b1", "in", "l1")
     trace.at(38).unbridge("b1", "in", "l1").unbridge("b2", "l2", "ph")
     hang_up_all(trace, "in", "l1", "l2", "ph")
-    assert only_call(trace) == record(
+    return trace, record(
         trace,
         38,
         status="answered",
@@ -522,7 +553,8 @@ def test_local_channel_without_optimisation():
     )
 
 
-def test_local_only_originate_reaching_two_phones():
+@case
+def local_only_originate_reaching_two_phones():
     # Originate(Local/201@from-internal, exten 202@from-internal): ;2 rings
     # 201; once it answers, ;1 runs 202 and rings it.
     trace = Trace()
@@ -539,7 +571,7 @@ def test_local_only_originate_reaching_two_phones():
     trace.at(9).state("b", "Up").dial_end("l1", "b", "ANSWER").bridge("bb", "b", "l1")
     trace.at(69).unbridge("bb", "b", "l1").unbridge("ba", "l2", "a")
     hang_up_all(trace, "b", "l1", "l2", "a")
-    assert only_call(trace) == {
+    return trace, {
         "external_id": trace.linkedid_of("l1"),
         "direction": "internal",
         "status": "answered",
@@ -558,7 +590,8 @@ def test_local_only_originate_reaching_two_phones():
     }
 
 
-def test_local_to_local_originate_optimised_away():
+@case
+def local_to_local_originate_optimised_away():
     # Originate(Local/201@from-internal, Application=Dial, Data=Local/202@...):
     # two Local pairs between the phones, both optimised out in the end.
     trace = Trace()
@@ -581,7 +614,7 @@ def test_local_to_local_originate_optimised_away():
     hang_up_all(trace, "l1", "l2")
     trace.at(69).unbridge("bb", "b", "a")
     hang_up_all(trace, "b", "a")
-    assert only_call(trace) == {
+    return trace, {
         "external_id": trace.linkedid_of("l1"),
         "direction": "internal",
         "status": "answered",
@@ -598,3 +631,155 @@ def test_local_to_local_originate_optimised_away():
         "recording": None,
         "hangup_cause": "16",
     }
+
+
+# -- originate through Local/ that reaches only the trunk ----------------------
+
+
+def call_back(trace, answer_at=8):
+    """Originate(Local/CALLER@from-internal, CallerID DID): a call-back.
+
+    As manager.c and core_local.c report it: the ;1/;2 pair, a DialBegin
+    with no caller towards ;1 (the originate itself), then ;2 runs CALLER's
+    dialplan and dials the trunk. When the mobile answers, ;1 answers, the
+    originate's DialEnd and OriginateResponse follow and ;1 runs the
+    application side. ``answer_at=None``: the mobile never answers.
+    """
+    pair = f"Local/{CALLER}@from-internal-00000001"
+    trace.channel("l1", f"{pair};1", exten=CALLER).update("l1", CallerIDNum=DID)
+    trace.event("NewCallerid", "l1")
+    trace.channel("l2", f"{pair};2", exten=CALLER, linkedid="l1", state="Ring")
+    trace.event(
+        "LocalBridge",
+        **snapshot(trace, "l1", "LocalOne"),
+        **snapshot(trace, "l2", "LocalTwo"),
+        Context="from-internal",
+        Exten=CALLER,
+        LocalOptimization="No",
+    )
+    trace.event("DialBegin", dest="l1", DialString=f"{CALLER}@from-internal")
+    trace.update("l2", CallerIDNum=DID).event("NewCallerid", "l2")
+    trace.event("Newexten", "l2", Application="Dial", AppData=f"PJSIP/{CALLER}@provider,30")
+    # app_dial gives the outside leg the number it dials as caller ID.
+    trace.at(1).channel("out", "PJSIP/provider-00000002", cid=CALLER, linkedid="l1")
+    trace.dial("l2", "out", f"PJSIP/{CALLER}@provider").at(3).state("out", "Ringing")
+    trace.state("l1", "Ringing")
+    if answer_at is None:
+        trace.at(31).dial_end("l2", "out", "NOANSWER").hangup("out", 19)
+        trace.hangup("l2", 19).hangup("l1", 19)
+        trace.event("DialEnd", dest="l1", DialStatus="NOANSWER")
+        # No channel any more: Asterisk names the one asked for, "<null>" as id.
+        trace.event(
+            "OriginateResponse",
+            Response="Failure",
+            Channel=f"Local/{CALLER}@from-internal",
+            Context="from-internal",
+            Exten="201",
+            Reason=1,
+            Uniqueid="<null>",
+            CallerIDNum=DID,
+            CallerIDName="Call-back",
+        )
+        return trace
+    trace.at(answer_at).state("out", "Up").dial_end("l2", "out", "ANSWER")
+    trace.event("BridgeCreate", BridgeUniqueid="b-out", BridgeType="basic")
+    trace.bridge("b-out", "out", "l2").state("l1", "Up")
+    trace.event("DialEnd", dest="l1", DialStatus="ANSWER")
+    return trace
+
+
+def originate_response(trace, **target):
+    channel = trace._channels["l1"]
+    return trace.event(
+        "OriginateResponse",
+        Response="Success",
+        Channel=channel["Channel"],
+        Context="from-internal",
+        Reason=4,
+        Uniqueid=channel["Uniqueid"],
+        CallerIDNum=DID,
+        CallerIDName="Call-back",
+        **target,
+    )
+
+
+def outgoing_call_back(trace, end, **fields):
+    placed = {
+        "direction": "outgoing",
+        "from_number": DID,  # the originate's caller ID, what the mobile sees
+        "to_number": CALLER,
+        "extension": None,
+        "first_extension": None,
+        "hangup_cause": "16",
+    }
+    return record(trace, end, first="l1", **(placed | fields))
+
+
+@case
+def call_back_through_local_playing_a_message():
+    # Application=Playback: nobody of ours is on the call, so no extension.
+    trace = call_back(Trace())
+    originate_response(trace, Application="Playback", Data="callback-reminder")
+    trace.event("Newexten", "l1", Application="Playback", AppData="callback-reminder")
+    trace.at(38).hangup("l1").unbridge("b-out", "l2").hangup("l2")
+    trace.unbridge("b-out", "out").hangup("out")
+    return trace, outgoing_call_back(
+        trace,
+        38,
+        status="answered",
+        ring_seconds=7,
+        talk_seconds=30,
+    )
+
+
+@case
+def call_back_through_local_unanswered():
+    trace = call_back(Trace(), answer_at=None)
+    return trace, outgoing_call_back(
+        trace,
+        31,
+        status="missed",
+        ring_seconds=30,
+        talk_seconds=0,
+        hangup_cause="19",
+    )
+
+
+def test_a_failed_originate_leaves_no_call_open():
+    trace = call_back(Trace(), answer_at=None)
+    assembler = CallAssembler(TRUNKS)
+    finished = [call for message in trace.messages() for call in assembler.feed(message)]
+    assert [call["status"] for call in finished] == ["missed"]
+    assert assembler.open_calls == 0
+
+
+@case
+def call_back_through_local_put_through_to_a_phone():
+    # Exten=201: once the mobile answered, ;1 runs 201 and rings the desk phone.
+    trace = call_back(Trace())
+    originate_response(trace, Exten="201")
+    trace.update("l1", Exten="201")
+    trace.event("Newexten", "l1", Application="Dial", AppData="PJSIP/201,20")
+    trace.channel("ph", "PJSIP/201-00000003", cid="201", exten="201", linkedid="l1")
+    trace.dial("l1", "ph", "PJSIP/201").at(9).state("ph", "Ringing")
+    trace.at(12).state("ph", "Up").dial_end("l1", "ph", "ANSWER")
+    trace.event("BridgeCreate", BridgeUniqueid="b-ph", BridgeType="basic")
+    trace.bridge("b-ph", "ph", "l1")
+    trace.at(72).unbridge("b-ph", "ph").hangup("ph").unbridge("b-ph", "l1").hangup("l1")
+    trace.unbridge("b-out", "l2").hangup("l2").unbridge("b-out", "out").hangup("out")
+    return trace, outgoing_call_back(
+        trace,
+        72,
+        status="answered",
+        from_number="201",  # the phone's own, as for a call it dials itself
+        extension="201",
+        first_extension="201",
+        ring_seconds=7,  # the mobile, from its dial to its answer
+        talk_seconds=64,  # the outside leg is billed from its answer
+    )
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case(name):
+    trace, expected = CASES[name]()
+    assert only_call(trace) == expected
