@@ -3,6 +3,8 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+CALLBACK_STATES = [("none", "Not Needed"), ("pending", "To Call Back"), ("done", "Called Back")]
+
 
 class PhoneCall(models.Model):
     """Missed calls called back, too-long calls reviewed."""
@@ -17,7 +19,7 @@ class PhoneCall(models.Model):
         help="Longer than the company's long-call threshold.",
     )
     callback_state = fields.Selection(
-        [("none", "Not Needed"), ("pending", "To Call Back"), ("done", "Called Back")],
+        CALLBACK_STATES,
         string="Call Back",
         default="none",
         required=True,

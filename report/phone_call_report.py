@@ -13,6 +13,7 @@ class PhoneCallReport(models.Model):
     """
 
     _name = "phone.call.report"
+    _inherit = ["phone.rollup.mixin"]
     _description = "Call Analysis"
     _auto = False
     _rec_name = "call_date"
@@ -51,6 +52,23 @@ class PhoneCallReport(models.Model):
     talk_seconds = fields.Integer(string="Talk Time", readonly=True, aggregator="sum")
     talk_seconds_avg = fields.Float(string="Average Talk Time", readonly=True, aggregator="avg")
     cost = fields.Monetary(readonly=True, aggregator="sum")
+
+    # Aggregates the daily roll-up (phone.call.daily) gives: a sum, or the
+    # (numerator, denominator) sums of an average equal to this view's AVG.
+    _rollup_aggregates = {
+        "__count": ("call_count",),
+        "call_count:sum": ("call_count",),
+        "incoming_count:sum": ("incoming_count",),
+        "answered_count:sum": ("answered_count",),
+        "missed_count:sum": ("missed_count",),
+        "not_called_back_count:sum": ("not_called_back_count",),
+        "ring_seconds:sum": ("ring_duration",),
+        "talk_seconds:sum": ("duration",),
+        "cost:sum": ("cost",),
+        "answer_rate:avg": ("answered_incoming_count", "incoming_count"),
+        "ring_seconds_avg:avg": ("answered_ring", "answered_ring_count"),
+        "talk_seconds_avg:avg": ("answered_duration", "answered_duration_count"),
+    }
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)

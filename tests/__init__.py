@@ -20,6 +20,7 @@ from . import (
     test_recordings,
     test_reporting,
     test_ringing,
+    test_rollup,
     test_security,
     test_tour,
     test_usability,

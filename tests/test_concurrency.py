@@ -234,6 +234,41 @@ class TestConcurrentDeliveries(TransactionCase):
             env["phone.call"].search([("source", "=", source)]).unlink()
             env["phone.pbx"].browse(pbx_id).unlink()
 
+    def test_rollup_stays_exact_under_concurrent_deliveries_and_folds(self):
+        def deliver(worker):
+            batch = [
+                self.call(f"rollup-w{worker}-n{n}", self.number(n), worker + n) for n in range(10)
+            ]
+            return lambda env: env["phone.pbx"].browse(self.pbx_id)._ingest(batch)
+
+        def fold(env):
+            return env["phone.call.daily"]._fold_changes()
+
+        jobs = [deliver(worker) for worker in range(6)] + [fold, fold]
+        self.run_at_once(jobs)
+        # Redeliveries with another outcome, at once, and a fold among them.
+        again = [
+            [
+                dict(self.call(f"rollup-w{w}-n{n}", self.number(n), w + n), status="missed")
+                for n in range(10)
+            ]
+            for w in range(3)
+        ]
+        self.run_at_once(
+            [lambda env, b=b: env["phone.pbx"].browse(self.pbx_id)._ingest(b) for b in again]
+            + [fold]
+        )
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            calls = env["phone.call"]
+            for groupby in (["call_date:day", "status"], ["direction"], []):
+                aggregates = ["__count", "duration:sum", "ring_duration:sum"]
+                self.assertEqual(
+                    calls._read_group([], groupby, aggregates),
+                    calls.with_context(phone_rollup=False)._read_group([], groupby, aggregates),
+                    groupby,
+                )
+
 
 def drop_database(name):
     with closing(connect("postgres")) as admin:
