@@ -32,6 +32,10 @@ def _kiwi():
         if _KIWI is None:
             from kiwipiepy import Kiwi  # only Korean keywords need it
 
+            from .memory import ensure_room
+
+            ensure_room("Kiwi (Korean keywords)", "kiwi")
+
             # Speech engines make no typing typos and the multi-word dictionary
             # finds no morphemes: without both, Kiwi loads in 3 s instead of 9
             _KIWI = Kiwi(load_typo_dict=False, load_multi_dict=False)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_mono
+from .memory import ensure_room
 from .transcribe import (
     EngineUnavailableError,
     Transcriber,
@@ -145,6 +146,7 @@ class VoskBackend(Transcriber):
         with _LOCK:
             loaded = _MODELS.get(str(folder))
             if loaded is None:
+                ensure_room(f"The Vosk model in {folder}", "vosk")
                 try:
                     loaded = self._vosk.Model(str(folder))
                 except Exception as error:  # vosk raises a bare Exception

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_mono
+from .memory import ensure_room
 from .transcribe import (
     EngineUnavailableError,
     Transcriber,
@@ -191,6 +192,7 @@ class WhisperBackend(Transcriber):
         with _LOCK:
             loaded = _MODELS.get(key)
             if loaded is None:
+                ensure_room(f"The Whisper model in {folder}", "whisper")
                 try:
                     loaded = self._faster_whisper.WhisperModel(
                         str(folder),
