@@ -9,7 +9,7 @@ from odoo.exceptions import AccessError, ConcurrencyError
 from odoo.tools import SQL, clean_context
 
 from ..pbx import demo, numbers, tariff
-from ..pbx.ingest import InvalidCall, clean_call, client_number_of
+from ..pbx.ingest import InvalidCall, clean_call, client_number_of, fingerprint
 from .phone_call import DEFAULT_SOURCE, _local_day_and_time
 from .phone_call_followup import _needs_callback, _too_long
 
@@ -38,6 +38,15 @@ class PhoneCall(models.Model):
     """The one way in: calls from every source, and the demo's."""
 
     _inherit = "phone.call"
+
+    delivery_hash = fields.Char(
+        string="Delivery Fingerprint",
+        readonly=True,
+        copy=False,
+        groups="base.group_no_one",
+        help="Digest of the call as its PBX last delivered it: the same delivery again"
+        " is recognised and written nowhere.",
+    )
 
     # ------------------------------------------------------------------
     # The one way in
@@ -78,7 +87,12 @@ class PhoneCall(models.Model):
             # The caller's source wins: a PBX must not write into another's calls.
             clean["source"] = str(source or item.get("source") or DEFAULT_SOURCE)[:64]
             clean["pbx_id"] = pbx.id if pbx else False
+            clean["fingerprint"] = fingerprint(clean, clean["source"])
             cleaned[index] = clean
+        # Delivered again exactly as stored (a retry, a replayed spool, a re-read
+        # CDR window): nothing to match, compute or write.
+        for index, call_id in calls_model._unchanged_redeliveries(cleaned).items():
+            results[index] = _result("updated", cleaned.pop(index), call_id)
         if cleaned:
             outcome = calls_model._ingest_clean(
                 cleaned, company, country, pbx or self.env["phone.pbx"]
@@ -146,6 +160,29 @@ class PhoneCall(models.Model):
         landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
         landed._process_callbacks()
         return results
+
+    def _unchanged_redeliveries(self, cleaned):
+        """{index: call id} of the items whose call is stored exactly as delivered."""
+        by_key = {}
+        for index, clean in cleaned.items():
+            by_key.setdefault((clean["source"], clean["external_id"]), []).append(index)
+        if not by_key:
+            return {}
+        self.flush_model(["source", "external_id", "delivery_hash"])
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id, source, external_id, delivery_hash FROM phone_call"
+                " WHERE source = ANY(%s) AND external_id = ANY(%s) AND delivery_hash IS NOT NULL",
+                list({source for source, _id in by_key}),
+                list({external_id for _source, external_id in by_key}),
+            )
+        )
+        unchanged = {}
+        for call_id, source, external_id, stored in rows:
+            indexes = by_key.get((source, external_id), ())
+            if indexes and all(cleaned[i]["fingerprint"] == stored for i in indexes):
+                unchanged.update(dict.fromkeys(indexes, call_id))
+        return unchanged
 
     def _lock_and_fetch(self, keys):
         """Serialise concurrent deliveries of the same calls, then load them."""
@@ -236,6 +273,7 @@ class PhoneCall(models.Model):
             "recording": clean["recording"] or False,
             "recording_state": "pending" if clean["recording"] else "none",
             "hangup_cause": clean["hangup_cause"] or False,
+            "delivery_hash": clean["fingerprint"],
         }
 
     @api.model

@@ -253,6 +253,27 @@ class TestRedelivery(PhoneCase):
         self.env.flush_all()
         self.assertEqual(str(call.write_date), "2026-01-01 00:00:00", "no UPDATE at all")
 
+    def test_unchanged_redelivery_is_one_lookup(self):
+        """Recognised by its fingerprint: no number parsing, matching or follow-up."""
+        items = [
+            self.call(from_number=f"+3120555{n:04d}", status="missed", talk_seconds=0)
+            for n in range(20)
+        ]
+        self.ingest(*items)
+        self.env.flush_all()
+        self.env.invalidate_all()
+        with self.assertQueryCount(1):
+            results = self.ingest(*items)
+        self.assertEqual({r["result"] for r in results}, {"updated"})
+        # One changed among them goes the whole way, and is stored.
+        items[3] = dict(items[3], ring_seconds=40)
+        results = self.ingest(*items)
+        call = self.Call.browse(results[3]["call_id"])
+        self.assertEqual(call.ring_duration, 40)
+        self.env.invalidate_all()
+        with self.assertQueryCount(1):
+            self.ingest(*items)
+
     def test_changed_redelivery_writes_what_changed(self):
         item = self.call(talk_seconds=60)
         call = self.ingest_one(**item)

@@ -110,3 +110,39 @@ def test_integer_call_ids_are_text_and_tomorrow_is_still_plausible():
     soon = (datetime.now(timezone.utc) + timedelta(hours=20)).isoformat()
     clean = clean_call(item(external_id=1732701234, start=soon))
     assert clean["external_id"] == "1732701234"
+
+
+def test_fingerprint_is_stable_and_changes_with_any_delivered_value():
+    from pbx.ingest import CLEAN_KEYS, clean_call, fingerprint
+
+    item = {
+        "external_id": "1795770000.1",
+        "direction": "incoming",
+        "status": "answered",
+        "from_number": "+82 10-1234-5678",
+        "to_number": "02-555-0101",
+        "extension": "201",
+        "start": "2026-11-20T09:00:00+09:00",
+        "ring_seconds": 4,
+        "talk_seconds": 61,
+        "recording": "in-1.wav",
+    }
+    clean = clean_call(item)
+    assert fingerprint(clean, "pbx-1") == fingerprint(clean_call(dict(item)), "pbx-1")
+    assert fingerprint(clean, "pbx-1") != fingerprint(clean, "pbx-2")
+    changed = {
+        "talk_seconds": 62,
+        "status": "missed",
+        "recording": "in-2.wav",
+        "from_number": "+82 10-1234-5679",
+        "start": "2026-11-20T09:00:01+09:00",
+        "extension": "202",
+    }
+    seen = {fingerprint(clean, "pbx-1")}
+    for key, value in changed.items():
+        other = dict(item, **{key: value})
+        if key == "status":
+            other["talk_seconds"] = 0
+        seen.add(fingerprint(clean_call(other), "pbx-1"))
+    assert len(seen) == len(changed) + 1
+    assert set(CLEAN_KEYS) == set(clean)
