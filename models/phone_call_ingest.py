@@ -171,10 +171,11 @@ class PhoneCall(models.Model):
         self.flush_model(["source", "external_id", "delivery_hash"])
         rows = self.env.execute_query(
             SQL(
-                "SELECT id, source, external_id, delivery_hash FROM phone_call"
-                " WHERE source = ANY(%s) AND external_id = ANY(%s) AND delivery_hash IS NOT NULL",
-                list({source for source, _id in by_key}),
-                list({external_id for _source, external_id in by_key}),
+                "SELECT c.id, c.source, c.external_id, c.delivery_hash FROM phone_call c"
+                " JOIN unnest(%s::varchar[], %s::varchar[]) AS k(source, external_id)"
+                " ON c.source = k.source AND c.external_id = k.external_id"
+                " WHERE c.delivery_hash IS NOT NULL",
+                *_key_columns(by_key),
             )
         )
         unchanged = {}
@@ -193,10 +194,10 @@ class PhoneCall(models.Model):
         self.flush_model(["source", "external_id"])
         rows = self.env.execute_query(
             SQL(
-                "SELECT id, source, external_id FROM phone_call"
-                " WHERE source = ANY(%s) AND external_id = ANY(%s)",
-                list({source for source, _id in keys}),
-                list({external_id for _source, external_id in keys}),
+                "SELECT c.id, c.source, c.external_id FROM phone_call c"
+                " JOIN unnest(%s::varchar[], %s::varchar[]) AS k(source, external_id)"
+                " ON c.source = k.source AND c.external_id = k.external_id",
+                *_key_columns(keys),
             )
         )
         found = {
@@ -371,6 +372,13 @@ def committed_since_snapshot(env, query):
         except errors.LockNotAvailable:
             return False  # cannot tell: the unique indexes decide
         return bool(cr.fetchall())
+
+
+def _key_columns(keys):
+    """(sources, external ids) of (source, external id) pairs, for a join on unnest:
+    pairs reach the unique index on both columns, ANY() on each would not."""
+    keys = sorted(keys)
+    return [source for source, _id in keys], [external_id for _source, external_id in keys]
 
 
 def _redelivery_changes(call, vals):
