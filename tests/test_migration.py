@@ -3,11 +3,12 @@ from pathlib import Path
 
 from odoo.tests import TransactionCase, tagged
 
-MIGRATION = Path(__file__).parent.parent / "migrations" / "19.0.1.1.0" / "post-migrate.py"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
-def _migration():
-    spec = importlib.util.spec_from_file_location("pca_migrate_19_0_1_1_0", MIGRATION)
+def _migration(version="19.0.1.1.0"):
+    path = MIGRATIONS / version / "post-migrate.py"
+    spec = importlib.util.spec_from_file_location(f"pca_migrate_{version}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,3 +35,14 @@ class TestMigration(TransactionCase):
         indexes = self.call_indexes()
         self.assertNotIn("phone_call__status_index", indexes)
         self.assertNotIn("phone_call__callback_state_index", indexes)
+
+    def test_client_calls_are_indexed_in_history_order(self):
+        indexes = self.call_indexes()
+        self.assertIn("phone_call_partner_calls_idx", indexes)
+        self.assertNotIn("phone_call__partner_id_index", indexes)
+        self.env.cr.execute(
+            "CREATE INDEX phone_call__partner_id_index ON phone_call (partner_id)"
+            " WHERE partner_id IS NOT NULL"
+        )
+        _migration("19.0.1.2.0").migrate(self.env.cr, "19.0.1.1.0")
+        self.assertNotIn("phone_call__partner_id_index", self.call_indexes())
