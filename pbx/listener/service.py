@@ -26,6 +26,7 @@ spool them, make one last delivery attempt and close the spool.
 """
 
 import logging
+import queue
 import signal
 import sqlite3
 import threading
@@ -43,6 +44,22 @@ _logger = logging.getLogger(__name__)
 
 SHUTDOWN_DELIVERY_SECONDS = 10.0
 STALE_SWEEP_SECONDS = 60.0
+# Parsed events waiting for the dispatch thread, in batches of one socket
+# read (up to 32 KiB, about sixty events). A parsed event takes about 5 KB of
+# Python objects, ten times its bytes on the wire, so the Manager's default of
+# 256 batches holds some 85 MB whenever the callbacks fall behind (a burst, a
+# slow spool disk), and Python keeps most of it afterwards. A few batches keep
+# the dispatch thread busy; beyond them events wait as bytes in the kernel's
+# socket buffer, and then TCP makes Asterisk wait.
+EVENT_QUEUE_BATCHES = 8
+
+
+class ListenerManager(Manager):
+    """The :class:`Manager` the listener uses: a short queue of parsed events."""
+
+    def __init__(self, *args, event_queue_batches=EVENT_QUEUE_BATCHES, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._event_queue = queue.Queue(event_queue_batches)
 
 
 class Listener:
@@ -53,7 +70,9 @@ class Listener:
     ``manager_factory`` makes a new Manager per connection.
     """
 
-    def __init__(self, config, spool=None, webhook=None, manager_factory=Manager, clock=time.time):
+    def __init__(
+        self, config, spool=None, webhook=None, manager_factory=ListenerManager, clock=time.time
+    ):
         self.config = config
         self.ami = config["ami"]
         odoo = config["odoo"]

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -23,7 +24,7 @@ from pbx.asterisk.ami_manager import Manager
 from pbx.asterisk.assembler import CallAssembler, assemble
 from pbx.listener.cli import main
 from pbx.listener.config import check_listen_config
-from pbx.listener.service import Listener
+from pbx.listener.service import EVENT_QUEUE_BATCHES, Listener, ListenerManager
 from pbx.listener.spool import DELIVERED, PENDING, Spool
 from pbx.testing.captures import REPO_ROOT, TRUNKS, capture, listen_config
 from pbx.testing.fake_ami import FakeAmiServer, load_messages, split_messages
@@ -183,6 +184,40 @@ def test_a_ping_answer_late_behind_busy_callbacks_is_no_dead_link(tmp_path, odoo
                 assert wait_until(lambda: listener.events == len(messages), 30)
     assert "Ping answer late" in caplog.text
     assert server.logins == 1
+
+
+def test_callbacks_behind_leave_the_events_unparsed_in_the_socket(tmp_path, odoo):
+    """A parsed event takes ten times its bytes: while the callbacks fall behind,
+    the listener's Manager reads only a few batches ahead (pyst2's: 256 reads)."""
+    messages = load_messages([capture(name) for name in NAMES], repeat=4)
+    total = sum(map(len, messages))
+    with FakeAmiServer(messages) as server:
+        # No Ping while the callbacks are held: nothing to mistake for a dead link.
+        config = config_for(tmp_path, server.port, odoo, ping_interval=5)
+        listener = Listener(check_listen_config(copy.deepcopy(config)))
+        feed, released = listener.assembler.feed, threading.Event()
+
+        def held_feed(message, now=None):
+            released.wait(10)
+            return feed(message, now)
+
+        listener.assembler.feed = held_feed  # before the first event
+        listener.start()
+        try:
+            assert wait_until(lambda: listener.manager and listener.manager.bytes_read)
+            manager = listener.manager
+            time.sleep(0.5)  # the reader fills the queue, then waits
+            ahead = manager.bytes_read
+            released.set()
+            assert wait_until(lambda: listener.events == events_in(messages), 30)
+        finally:
+            released.set()
+            listener.stop()
+    assert isinstance(manager, ListenerManager)
+    assert manager._event_queue.maxsize == EVENT_QUEUE_BATCHES
+    # The queued reads, the one being dispatched, the one waiting to be queued
+    # and the Login response's.
+    assert ahead <= (EVENT_QUEUE_BATCHES + 3) * manager.read_size < total
 
 
 def test_supervisor_survives_an_unexpected_error(tmp_path, odoo, caplog):
