@@ -124,9 +124,10 @@ class PhoneCall(models.Model):
         "UNIQUE(source, external_id)", "This PBX call is already registered."
     )
     # A client's calls newest first straight from the index (the Calls tab reads
-    # every id of a client with thousands of calls); counts and the foreign key use it too.
+    # every id of a client with thousands of calls), the company rule checked there
+    # too; counts and the foreign key use it as well.
     _partner_calls_idx = models.Index(
-        "(partner_id, call_start DESC, id DESC) WHERE partner_id IS NOT NULL"
+        "(partner_id, call_start DESC, id DESC) INCLUDE (company_id) WHERE partner_id IS NOT NULL"
     )
     _durations_positive = models.Constraint(
         "CHECK(duration >= 0 AND ring_duration >= 0)", "Durations cannot be negative."

@@ -59,6 +59,9 @@ SNAPSHOT_PREFIXES = (
     "LocalTwo",
     "Target",
 )
+# Ids of finished calls kept to recognise their late events: a day of a very
+# busy PBX. Oldest first out (dicts keep insertion order).
+MAX_ENDED = 20_000
 GAVE_UP_DIALS = frozenset({"CANCEL", "NOANSWER"})
 FAILED_DIALS = frozenset({"CHANUNAVAIL", "CONGESTION", "DONTCALL", "INVALIDARGS", "TORTURE"})
 # Q.850 causes: 17 user busy, 21 call rejected (phones send it for "decline").
@@ -383,6 +386,10 @@ class CallAssembler:
             if self._calls.get(linkedid) is call:
                 del self._calls[linkedid]
             self._ended[linkedid] = moment
+        # Late events of a finished call are dropped by these ids for an hour;
+        # a busy PBX must not grow the memory this takes without bound.
+        while len(self._ended) > MAX_ENDED:
+            del self._ended[next(iter(self._ended))]
         return summarize(call, complete)
 
     # -- event handlers ----------------------------------------------------

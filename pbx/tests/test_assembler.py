@@ -2,6 +2,7 @@ import itertools
 
 import pytest
 
+from pbx.asterisk import assembler as assembler_module
 from pbx.asterisk.ami import Parser, parse_bytes, parse_file
 from pbx.asterisk.assembler import CallAssembler, assemble
 from pbx.testing.ami_trace import START, Trace
@@ -453,6 +454,21 @@ def test_stale_call_is_closed_and_late_events_ignored():
     for message in trace.messages()[3:]:
         assert assembler.feed(message) == []
     assert assembler.flush() == []
+
+
+def test_ids_of_finished_calls_are_kept_within_a_bound(monkeypatch):
+    """A busy PBX finishes thousands of calls an hour: their ids must not pile up."""
+    monkeypatch.setattr(assembler_module, "MAX_ENDED", 10)
+    assembler = CallAssembler(PJSIP_TRUNKS)
+    calls = []
+    for n in range(30):
+        trace = Trace(start=START + 100 * n)
+        trace.channel("a", f"PJSIP/201-{n:08x}", cid="201", exten="202", state="Ring")
+        trace.at(5).hangup("a")
+        for message in trace.messages():
+            calls += assembler.feed(message)
+    assert len(calls) == 30
+    assert len(assembler._ended) <= 10
 
 
 def test_stale_calls_close_while_events_keep_coming():
