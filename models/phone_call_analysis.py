@@ -4,7 +4,7 @@ import tempfile
 from datetime import timedelta
 
 from odoo import Command, api, fields, models
-from odoo.tools import html_escape
+from odoo.tools import SQL, html_escape
 
 from ..pbx.analysis import audio, transcribe
 from ..pbx.analysis.keywords import find_keywords, keyword_hits
@@ -97,9 +97,17 @@ class PhoneCall(models.Model):
     # Conversation analysis
     # ------------------------------------------------------------------
 
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("analysis_state") == "pending":
+            self._phone_enqueue("analyse")
+        return result
+
     @api.model
-    def _cron_analyse_recordings(self, batch_size=20):
-        """Measure, transcribe and flag downloaded recordings, a batch at a time."""
+    def _cron_analyse_recordings(self, batch_size=5):
+        """Measure, transcribe and flag downloaded recordings, a small claimed
+        batch at a time: the claimed calls stay locked until the batch is
+        committed, so workers running this at once never analyse a call twice."""
         cron = self.env["ir.cron"]
         domain = [
             ("analysis_state", "=", "pending"),
@@ -109,11 +117,32 @@ class PhoneCall(models.Model):
             ("analysis_next_try", "<=", fields.Datetime.now()),
         ]
         cron._commit_progress(remaining=self.search_count(domain))
-        while calls := self.search(domain, limit=batch_size, order="id"):
+        seen = set()
+        while calls := self._phone_claim(self._analysis_due_sql(), "analyse", batch_size, seen):
+            seen.update(calls.ids)
             for call in calls:
                 call._analyse_recording()
             if not cron._commit_progress(len(calls)):
                 break
+
+    @api.model
+    def _analysis_due_sql(self):
+        return SQL(
+            "analysis_state = 'pending' AND recording_downloaded"
+            " AND (analysis_next_try IS NULL OR analysis_next_try <= %s)",
+            fields.Datetime.now(),
+        )
+
+    def _phone_job_analyse(self):
+        """Analyse the call's recording"""
+        claimed = self._phone_claim(
+            SQL("id = ANY(%s::int[]) AND %s", self.ids, self._analysis_due_sql()),
+            "analyse",
+            len(self),
+            cron=False,
+        )
+        for call in claimed:
+            call._analyse_recording()
 
     def _analyse_recording(self):
         self.ensure_one()

@@ -1,7 +1,10 @@
 import logging
 from datetime import timedelta
 
+from psycopg2.errors import SerializationFailure
+
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..pbx.recordings import RecordingError
 
@@ -15,6 +18,17 @@ RECORDING_STATES = [
     ("deleted", "Deleted (Retention)"),
 ]
 MAX_RECORDING_ATTEMPTS = 8
+
+# queue_job (optional): one job per call and kind of work, on a channel whose
+# capacity each server sets ([queue_job] channels = root:2,root.phone:1).
+JOB_CHANNEL = "root.phone"
+JOB_METHODS = {"download": "_phone_job_download", "analyse": "_phone_job_analyse"}
+# A job still waiting this long no longer keeps the crons off its call: queue_job
+# installed without its runner started must not leave recordings untouched.
+JOB_GRACE = timedelta(hours=1)
+# A claim that meets a call changed since the transaction's snapshot fails
+# (REPEATABLE READ); a new snapshot after a commit sees the change.
+CLAIM_TRIES = 5
 
 
 class PhoneCall(models.Model):
@@ -42,6 +56,21 @@ class PhoneCall(models.Model):
     _recording_pending_idx = models.Index("(id) WHERE recording_state = 'pending'")
     _recording_downloaded_idx = models.Index("(company_id, call_start) WHERE recording_downloaded")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        calls = super().create(vals_list)
+        if self._phone_jobs_enabled():
+            calls.filtered(lambda call: call.recording_state == "pending")._phone_enqueue(
+                "download"
+            )
+        return calls
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("recording_state") == "pending":
+            self._phone_enqueue("download")
+        return result
+
     @api.depends("recording_downloaded")
     def _compute_recording_url(self):
         for call in self:
@@ -56,12 +85,14 @@ class PhoneCall(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _cron_download_recordings(self, batch_size=50):
-        """Fetch pending recordings in batches; one bad file never stops the run."""
+    def _cron_download_recordings(self, batch_size=20):
+        """Fetch pending recordings in small claimed batches; one bad file never
+        stops the run, and workers running this at once never fetch a call twice."""
         cron = self.env["ir.cron"]
-        domain = self._recordings_due_domain()
-        cron._commit_progress(remaining=self.search_count(domain))
-        while calls := self.search(domain, limit=batch_size, order="recording_next_try, id"):
+        cron._commit_progress(remaining=self.search_count(self._recordings_due_domain()))
+        seen = set()
+        while calls := self._phone_claim(self._recordings_due_sql(), "download", batch_size, seen):
+            seen.update(calls.ids)
             for call in calls:
                 call._download_recording()
             if not cron._commit_progress(len(calls)):
@@ -75,6 +106,85 @@ class PhoneCall(models.Model):
             ("recording_next_try", "=", False),
             ("recording_next_try", "<=", fields.Datetime.now()),
         ]
+
+    @api.model
+    def _recordings_due_sql(self):
+        return SQL(
+            "recording_state = 'pending'"
+            " AND (recording_next_try IS NULL OR recording_next_try <= %s)",
+            fields.Datetime.now(),
+        )
+
+    # ------------------------------------------------------------------
+    # Sharing the work between workers and servers
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _phone_claim(self, condition, kind, limit, seen=(), cron=True):
+        """Lock up to ``limit`` calls meeting ``condition`` that no other
+        transaction holds, for the rest of this transaction.
+
+        The partial indexes on the pending states serve the ``ORDER BY id``.
+        ``seen`` are calls this run has worked on already (a retry waits for a
+        later run). For a cron (``cron``), calls a queued job will take are left
+        to it, and a claim that meets a concurrent change is tried again after a
+        commit; a job gives up instead: whoever changed the call worked on it,
+        and the crons take what is still pending.
+        """
+        self.env.flush_all()
+        covered = SQL()
+        if cron and self._phone_jobs_enabled():
+            covered = SQL(
+                " AND NOT EXISTS (SELECT 1 FROM queue_job qj"
+                " WHERE qj.identity_key = %s::varchar || phone_call.id"
+                " AND qj.state IN ('pending', 'enqueued', 'wait_dependencies')"
+                " AND qj.date_created > %s)",
+                f"phone_call_accounting.{kind}:",
+                fields.Datetime.now() - JOB_GRACE,
+            )
+        query = SQL(
+            "SELECT id FROM phone_call WHERE %s AND id != ALL(%s::int[])%s"
+            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            condition,
+            sorted(seen),
+            covered,
+            limit,
+        )
+        for _attempt in range(CLAIM_TRIES if cron else 1):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(query, log_exceptions=False)
+                    return self.browse([row[0] for row in self.env.cr.fetchall()])
+            except SerializationFailure:
+                if not cron or not self.env["ir.cron"]._commit_progress():
+                    break
+        return self.browse()
+
+    @api.model
+    def _phone_jobs_enabled(self):
+        return "queue.job" in self.env and hasattr(self, "with_delay")
+
+    def _phone_enqueue(self, kind):
+        """One queue_job job per call when queue_job is installed; the identity
+        key keeps a call from being queued twice for the same work."""
+        if not self or not self._phone_jobs_enabled():
+            return
+        for call in self:
+            delayable = call.with_delay(
+                channel=JOB_CHANNEL, identity_key=f"phone_call_accounting.{kind}:{call.id}"
+            )
+            getattr(delayable, JOB_METHODS[kind])()
+
+    def _phone_job_download(self):
+        """Download the call's recording"""
+        claimed = self._phone_claim(
+            SQL("id = ANY(%s::int[]) AND %s", self.ids, self._recordings_due_sql()),
+            "download",
+            len(self),
+            cron=False,
+        )
+        for call in claimed:
+            call._download_recording()
 
     def _download_recording(self):
         self.ensure_one()

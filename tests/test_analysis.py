@@ -10,6 +10,7 @@ from odoo.tools import mute_logger
 from ..pbx.recordings import Recording
 from ..pbx.testing.speech import LAWYER, speak, spoken_wav, stereo_call_wav, tools_missing
 from .common import make_pbx, no_cron_commits
+from .test_analysis_workers import without_queue_jobs
 
 
 @tagged("post_install", "-at_install")
@@ -45,6 +46,7 @@ class TestAnalysis(TransactionCase):
         if tools_missing():
             self.skipTest(f"needs {', '.join(tools_missing())}")
         no_cron_commits(self)
+        without_queue_jobs(self)
 
     def call_with(self, external_id, data, name="call.wav"):
         result = self.pbx._ingest(

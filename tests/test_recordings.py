@@ -8,6 +8,7 @@ from odoo.tools import mute_logger
 
 from ..pbx.testing.speech import spoken_wav, tools_missing
 from .common import make_pbx, no_cron_commits
+from .test_analysis_workers import without_queue_jobs
 
 WAV = spoken_wav()
 
@@ -64,6 +65,7 @@ class TestRecordings(HttpCase):
     def setUp(self):
         super().setUp()
         no_cron_commits(self)
+        without_queue_jobs(self)
 
     def ingest(self, external_id, recording, **values):
         item = {
