@@ -17,6 +17,10 @@ _KNOWN_AT_CREATION = ("phone_sanitized", "phone_national_number")
 _PICTURE_COPIES = ("image_1024", "image_512", "image_256", "image_128")
 
 
+# Calls shown on the client's Calls tab, newest first.
+RECENT_CALLS = 80
+
+
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
@@ -48,6 +52,14 @@ class ResPartner(models.Model):
         "A contact was already created for this caller.",
     )
     phone_call_count = fields.Integer(string="Calls", compute="_compute_phone_call_count")
+    # The Calls tab: a client with thousands of calls must open at once, and
+    # an x2many reads every id it holds; the smart button lists them all.
+    phone_recent_call_ids = fields.Many2many(
+        "phone.call",
+        string="Latest Calls",
+        compute="_compute_phone_recent_call_ids",
+        help="The client's most recent calls; the Calls button lists them all.",
+    )
 
     @api.depends("phone_sanitized", "phone")
     def _compute_phone_national_number(self):
@@ -66,6 +78,15 @@ class ResPartner(models.Model):
         )
         for partner in self:
             partner.phone_call_count = counts.get(partner, 0)
+
+    def _compute_phone_recent_call_ids(self):
+        Call = self.env["phone.call"]
+        for partner in self:
+            partner.phone_recent_call_ids = (
+                Call.search([("partner_id", "=", partner.id)], limit=RECENT_CALLS)
+                if partner.id
+                else Call
+            )
 
     def action_view_phone_calls(self):
         self.ensure_one()

@@ -52,6 +52,8 @@ class TestConfiguration(PhoneCase):
         )
         self.assertEqual(self.client.phone_call_count, 2)
         self.assertEqual(self.client.phone_call_ids, calls)
+        newest_first = calls.sorted("call_start", reverse=True)
+        self.assertEqual(self.client.phone_recent_call_ids, newest_first)
         self.assertEqual(calls[0].client_type_id.name, "VIP")
         action = self.client.action_view_phone_calls()
         self.assertEqual(self.Call.search(action["domain"]), calls)
@@ -60,6 +62,21 @@ class TestConfiguration(PhoneCase):
         arch = self.env["res.partner"].get_view(self.env.ref("base.view_partner_form").id)["arch"]
         self.assertIn('name="action_view_phone_calls"', arch)
         self.assertIn('name="phone_calls"', arch)
+
+    def test_calls_tab_shows_the_latest_calls_of_a_busy_client(self):
+        from ..models.res_partner import RECENT_CALLS
+
+        results = self.ingest(
+            *(
+                self.call(start=self.utc(2026, 10, 1 + n // 24, n % 24).isoformat())
+                for n in range(RECENT_CALLS + 5)
+            )
+        )
+        calls = self.Call.browse(r["call_id"] for r in results)
+        shown = self.client.phone_recent_call_ids
+        self.assertEqual(len(shown), RECENT_CALLS)
+        self.assertEqual(shown, calls.sorted("call_start", reverse=True)[:RECENT_CALLS])
+        self.assertEqual(self.client.phone_call_count, RECENT_CALLS + 5, "the button counts all")
 
     def test_extension_unique_per_company(self):
         other = self.env["res.company"].create({"name": "Other Co"})

@@ -72,7 +72,7 @@ registry.category("web_tour.tours").add("phone_call_accounting_tour", {
         },
         {
             content: "The client's call history is there",
-            trigger: '.o_form_view div[name="phone_call_ids"] .o_data_row',
+            trigger: '.o_form_view div[name="phone_recent_call_ids"] .o_data_row',
         },
     ],
 });
