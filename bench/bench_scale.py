@@ -70,8 +70,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
         "--figures",
-        default="redelivery,reads,client",
-        help="comma-separated subset of: redelivery, reads, client",
+        default="redelivery,ingest,reads,client",
+        help="comma-separated subset of: redelivery, ingest, reads, client",
     )
     return common.complete_odoo_arguments(parser.parse_args(argv))
 
@@ -333,6 +333,54 @@ class ScaleBench(Bench):
             self.verdict(p50, TARGETS["single"]),
         )
 
+    def figure_rollup_cost(self, partners):
+        """What the roll-up triggers add to ingestion: 500 new calls, with and without them."""
+        cr = self.cr
+        rng = random.Random(self.args.seed + 1)
+        serial = iter(range(10**9))
+
+        def batch():
+            start = self.now() - timedelta(hours=1)
+            return [
+                make_call(
+                    rng,
+                    f"cost-{os.getpid()}-{next(serial)}",
+                    start + timedelta(seconds=n),
+                    "incoming" if n % 3 else "outgoing",
+                    f"+31{known_national(rng.randint(1, partners))}",
+                )
+                for n in range(REDELIVERED)
+            ]
+
+        def timed(disable):
+            cr.rollback()
+            if disable:
+                cr.execute("ALTER TABLE phone_call DISABLE TRIGGER USER")
+            calls = batch()
+            self.env.invalidate_all()
+            t0 = time.perf_counter()
+            self.ingest(calls)
+            elapsed = (time.perf_counter() - t0) * 1000 / REDELIVERED
+            cr.rollback()  # the calls go, the triggers are back
+            return elapsed
+
+        # Alternated, so that other work on the machine weighs on both alike.
+        timed(False), timed(True)
+        with_triggers, without = [], []
+        for _ in range(8):
+            with_triggers.append(timed(False))
+            without.append(timed(True))
+        fast, slow = pct(with_triggers, 50), pct(without, 50)
+        self.add_row(
+            f"I1. {REDELIVERED} new calls in one batch, per call, roll-up kept",
+            "info",
+            f"p50 {fast:.3f} ms/call",
+            "same without the roll-up triggers",
+            f"p50 {slow:.3f} ms/call",
+            f"{(fast - slow) / slow * 100:+.0f} %" if slow else "",
+            "info",
+        )
+
     def timed_pair(self, label, target_key, fast, slow, slower_way, extra=""):
         fast_times = self.repeat(fast, self.args.reps, warmup=2)
         slow_times = self.repeat(slow, max(3, self.args.reps // 3), warmup=1)
@@ -548,6 +596,8 @@ def main():
             figures = set(args.figures.split(","))
             if "redelivery" in figures:
                 bench.figure_redelivery(items)
+            if "ingest" in figures:
+                bench.figure_rollup_cost(partners)
             if "reads" in figures:
                 bench.figure_reads()
             if "client" in figures:
