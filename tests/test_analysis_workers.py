@@ -39,12 +39,12 @@ def without_queue_jobs(test):
     test.addCleanup(patcher.stop)
 
 
-def item(external_id, recording="call.wav"):
+def item(external_id, recording="call.wav", number="+31205550101"):
     return {
         "external_id": external_id,
         "direction": "incoming",
         "status": "answered",
-        "from_number": "+31205550101",
+        "from_number": number,
         "start": "2026-11-20T10:00:00Z",
         "talk_seconds": 10,
         "recording": recording,
@@ -68,15 +68,22 @@ class TestAnalysisWorkers(TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             pbx = make_pbx(env, name=f"Workers PBX {self.block}")
-            results = pbx._ingest([item(f"wk{self.block}-{n}") for n in range(CALLS)])
+            # A number no other test uses: the caller created for it is committed.
+            self.number = f"+3120{self.block}9"
+            results = pbx._ingest(
+                [item(f"wk{self.block}-{n}", number=self.number) for n in range(CALLS)]
+            )
             self.pbx_id, self.call_ids = pbx.id, [r["call_id"] for r in results]
         self.addCleanup(self.clean_up)
 
     def clean_up(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["phone.call"].browse(self.call_ids).unlink()
+            calls = env["phone.call"].browse(self.call_ids)
+            callers = calls.partner_id
+            calls.unlink()
             env["phone.pbx"].browse(self.pbx_id).unlink()
+            callers.with_context(active_test=False).unlink()
 
     def run_workers(self, method, entry_point, done_values, workers=2, batch_size=2):
         """Run ``phone.call.<method>`` in ``workers`` threads at once with
