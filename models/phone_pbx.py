@@ -77,6 +77,12 @@ class PhonePbx(models.Model):
         "signature of the body.",
     )
     webhook_url = fields.Char(compute="_compute_webhook_url")
+    ringing_url = fields.Char(
+        string="Ringing URL",
+        compute="_compute_webhook_url",
+        help="Where the PBX (or the listener) posts ringing events for the pop-up, in the"
+        " format above; for 3CX, the CRM template's contact lookup.",
+    )
     ami_host = fields.Char(string="AMI Host", default="127.0.0.1")
     ami_port = fields.Integer(string="AMI Port", default=5038)
     ami_username = fields.Char(string="AMI User")
@@ -128,7 +134,9 @@ class PhonePbx(models.Model):
     def _compute_webhook_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for pbx in self:
-            pbx.webhook_url = f"{base}/phone_call_accounting/pbx/{pbx.id}/calls" if pbx.id else ""
+            root = f"{base}/phone_call_accounting/pbx/{pbx.id}" if pbx.id else ""
+            pbx.webhook_url = f"{root}/calls" if root else ""
+            pbx.ringing_url = f"{root}/ringing" if root else ""
 
     def _compute_call_count(self):
         counts = dict(

@@ -74,6 +74,11 @@ class TestRinging(HttpCase):
                 payloads.append(message["payload"])
         return payloads
 
+    def test_pbx_form_gives_the_ringing_url(self):
+        base = self.env["ir.config_parameter"].get_param("web.base.url")
+        self.assertEqual(self.pbx.ringing_url, base + self.url)
+        self.assertEqual(self.pbx.webhook_url, base + self.url.replace("/ringing", "/calls"))
+
     def test_known_client_pops_up_with_type_and_last_three_calls(self):
         partners_before = self.env["res.partner"].search_count([])
         response = self.post(
