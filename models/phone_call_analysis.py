@@ -82,9 +82,15 @@ class PhoneCall(models.Model):
             for hit in call.keyword_hits or []:
                 start = hit.get("start")
                 at = "–" if start is None else f"{int(start // 60)}:{start % 60:04.1f}"
+                if start is not None:
+                    # The form's player starts from here when the time is clicked.
+                    at = (
+                        f"<a href='#' role='button' class='o_phone_hit_time'"
+                        f" data-seconds='{float(start)}'>{at}</a>"
+                    )
                 source = "" if hit.get("source") == "transcript" else f" ({second_listen})"
                 rows.append(
-                    f"<tr><td class='pe-3 text-nowrap' data-seconds='{start or 0}'>{at}</td>"
+                    f"<tr><td class='pe-3 text-nowrap'>{at}</td>"
                     f"<td class='pe-3'>{html_escape(hit.get('keyword') or '')}</td>"
                     f"<td class='text-muted'>{html_escape(hit.get('heard') or '')}"
                     f"{html_escape(source)}</td></tr>"

@@ -1,7 +1,7 @@
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
-import { Component, onWillUnmount, useState } from "@odoo/owl";
+import { Component, onWillUnmount, useExternalListener, useRef, useState } from "@odoo/owl";
 
 /**
  * Plays a call's recording from its access-checked URL: a full player on the
@@ -13,7 +13,24 @@ export class PhoneAudioField extends Component {
 
     setup() {
         this.state = useState({ playing: false });
+        this.player = useRef("player");
         onWillUnmount(() => this.audio?.pause());
+        // A keyword hit's time (Analysis tab) plays the recording from that moment.
+        useExternalListener(document, "click", (ev) => this.playHit(ev));
+    }
+
+    playHit(ev) {
+        const link = ev.target.closest?.(".o_phone_hit_time[data-seconds]");
+        const audio = this.player.el;
+        if (!link || !audio || link.closest(".o_form_view") !== audio.closest(".o_form_view")) {
+            return;
+        }
+        ev.preventDefault();
+        PhoneAudioField.current?.pause();
+        PhoneAudioField.current = audio;
+        audio.currentTime = Number(link.dataset.seconds);
+        // Browsers may refuse to play without a user's gesture; the position is kept.
+        audio.play().catch(() => {});
     }
 
     get url() {

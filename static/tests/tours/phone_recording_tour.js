@@ -52,5 +52,31 @@ registry.category("web_tour.tours").add("phone_call_accounting_recording_tour", 
             content: "The transcript is shown",
             trigger: '.o_form_view div[name="transcript"]:contains("lawyer")',
         },
+        {
+            content: "The keyword's time plays the recording from there",
+            trigger: ".o_form_view .o_phone_keyword_hits a.o_phone_hit_time",
+            run: async function () {
+                const link = document.querySelector(".o_phone_keyword_hits a.o_phone_hit_time");
+                const audio = document.querySelector(".o_form_view audio.o_phone_audio_player");
+                if (!audio) {
+                    throw new Error("no player beside the keyword hits");
+                }
+                if (!(audio.readyState >= 1)) {
+                    await new Promise((resolve) =>
+                        audio.addEventListener("loadedmetadata", resolve, { once: true })
+                    );
+                }
+                link.click();
+                const wanted = Number(link.dataset.seconds);
+                if (!(wanted > 0) || Math.abs(audio.currentTime - wanted) > 0.5) {
+                    throw new Error(`player at ${audio.currentTime} s, hit at ${wanted} s`);
+                }
+                document.body.classList.add("o_phone_hit_played");
+            },
+        },
+        {
+            content: "The player moved to the keyword",
+            trigger: "body.o_phone_hit_played",
+        },
     ],
 });
