@@ -186,9 +186,8 @@ class PhoneCall(models.Model):
         """The transcript's text and the keyword hits, a second listen for
         the keywords the transcript missed where the language has an engine
         that can (a Vosk grammar)."""
-        company = self.company_id
-        language = company.phone_transcription_language
-        backend = transcribe.get_backend(company.phone_transcription_backend)
+        engine, language = self._speech_settings()
+        backend = transcribe.get_backend(engine)
         transcript = backend.transcribe(path, language)
         names = self._phone_keywords().mapped("name")
         if not names:
@@ -196,6 +195,13 @@ class PhoneCall(models.Model):
         spotter = transcribe.spotter_for(backend, language)
         hits = keyword_hits(transcript, names, transcript.language, spotter=spotter, path=path)
         return transcript.text, hits
+
+    def _speech_settings(self):
+        """(engine, language) of this call: its PBX's when set, else its company's."""
+        if self.pbx_id:
+            return self.pbx_id.with_company(self.company_id)._speech_settings()
+        company = self.company_id
+        return company.phone_transcription_backend, company.phone_transcription_language
 
     def _phone_keywords(self):
         return self.env["phone.keyword"].search([("company_id", "=", self.company_id.id)])
@@ -215,7 +221,7 @@ class PhoneCall(models.Model):
         keywords are looked for in ``text``, with no times."""
         self.ensure_one()
         keywords = self._phone_keywords()
-        language = self.company_id.phone_transcription_language
+        language = self._speech_settings()[1]
         if hits is None:
             found = set(find_keywords(text, keywords.mapped("name"), language)) if text else set()
             hits = []

@@ -7,7 +7,9 @@ from odoo import api, fields, models
 from odoo.exceptions import MissingError, UserError, ValidationError
 
 from ..pbx import recordings, webhooks
+from ..pbx.analysis import transcribe
 from ..pbx.asterisk import cdr_database
+from .res_company import _engine_selection, _language_selection
 
 _logger = logging.getLogger(__name__)
 
@@ -77,6 +79,18 @@ class PhonePbx(models.Model):
         "signature of the body.",
     )
     webhook_url = fields.Char(compute="_compute_webhook_url")
+    # A site with PBXes in several countries, or one line for Korean customers.
+    transcription_backend = fields.Selection(
+        _engine_selection,
+        string="Speech Engine",
+        help="Transcribes this PBX's recordings; empty: the company's engine.",
+    )
+    transcription_language = fields.Selection(
+        _language_selection,
+        string="Speech Language",
+        help="Language spoken on this PBX's calls; empty: the company's.",
+    )
+    transcription_problem = fields.Char(compute="_compute_transcription_problem")
     ringing_url = fields.Char(
         string="Ringing URL",
         compute="_compute_webhook_url",
@@ -137,6 +151,27 @@ class PhonePbx(models.Model):
             root = f"{base}/phone_call_accounting/pbx/{pbx.id}" if pbx.id else ""
             pbx.webhook_url = f"{root}/calls" if root else ""
             pbx.ringing_url = f"{root}/ringing" if root else ""
+
+    def _speech_settings(self):
+        """(engine, language) for this PBX's recordings: its own, else its company's."""
+        company = self.company_id or self.env.company
+        return (
+            self.transcription_backend or company.phone_transcription_backend,
+            self.transcription_language or company.phone_transcription_language,
+        )
+
+    @api.depends("transcription_backend", "transcription_language", "company_id")
+    def _compute_transcription_problem(self):
+        for pbx in self:
+            problem = False
+            if pbx.transcription_backend or pbx.transcription_language:
+                # The package and model files only: loading a model costs seconds.
+                reason = transcribe.backend_problem(*pbx._speech_settings())
+                if reason:
+                    problem = self.env._(
+                        "Recordings cannot be transcribed with this engine: %s", reason
+                    )
+            pbx.transcription_problem = problem
 
     def _compute_call_count(self):
         counts = dict(

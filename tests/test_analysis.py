@@ -200,6 +200,21 @@ class TestAnalysis(TransactionCase):
         self.assertTrue(1.0 < hit["start"] < 2.5, hit)
         self.assertIn("환불", call.message_ids[0].body)
 
+    def test_a_pbx_can_use_its_own_speech_engine_and_language(self):
+        self.require_engine("vosk")
+        self.assertEqual(
+            self.pbx._speech_settings(),
+            (self.company.phone_transcription_backend, self.company.phone_transcription_language),
+        )
+        self.pbx.write({"transcription_backend": "vosk", "transcription_language": "de"})
+        self.assertIn("'de' is not available", self.pbx.transcription_problem)
+        call = self.call_with("a-pbx-engine", spoken_wav())
+        self.env["phone.call"]._cron_analyse_recordings()
+        # The company's engine would have transcribed it; the PBX's has no German model.
+        self.assertIn("'de' is not available", call.analysis_error)
+        self.pbx.write({"transcription_backend": False, "transcription_language": False})
+        self.assertFalse(self.pbx.transcription_problem)
+
     def test_missing_engine_model_is_said_in_settings_and_on_the_call(self):
         self.require_engine("vosk")
         self.company.write(
