@@ -85,9 +85,10 @@ class PhoneCall(models.Model):
                 results[index] = _rejected(item, str(exc))
                 continue
             # The caller's source wins: a PBX must not write into another's calls.
-            clean["source"] = str(source or item.get("source") or DEFAULT_SOURCE)[:64]
+            call_source = str(source or item.get("source") or DEFAULT_SOURCE)[:64]
+            clean["fingerprint"] = fingerprint(clean, call_source)
+            clean["source"] = call_source
             clean["pbx_id"] = pbx.id if pbx else False
-            clean["fingerprint"] = fingerprint(clean, clean["source"])
             cleaned[index] = clean
         # Delivered again exactly as stored (a retry, a replayed spool, a re-read
         # CDR window): nothing to match, compute or write.

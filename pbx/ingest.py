@@ -190,30 +190,11 @@ def client_number_of(clean):
 
 
 def fingerprint(clean, source):
-    """A short digest of a cleaned call as its source delivered it.
+    """A short digest of a cleaned call (what :func:`clean_call` returned) as
+    ``source`` delivered it.
 
     Stored with the call, it lets a delivery of the same call, unchanged,
     be recognised by one indexed lookup and written nowhere.
     """
-    canonical = repr((source, sorted((key, clean[key]) for key in CLEAN_KEYS)))
+    canonical = repr((source, sorted(clean.items())))
     return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
-
-
-# The values clean_call returns, the only ones a fingerprint covers.
-CLEAN_KEYS = (
-    "external_id",
-    "direction",
-    "status",
-    "from_number",
-    "to_number",
-    "extension",
-    "first_extension",
-    "forwarded",
-    "transferred",
-    "start",
-    "end",
-    "ring_seconds",
-    "talk_seconds",
-    "recording",
-    "hangup_cause",
-)
