@@ -34,11 +34,9 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import common  # first: it puts the repository on sys.path for pbx
 from common import EXTENSIONS, MODULE, MULT, TZ, pct, say
@@ -862,38 +860,9 @@ def main():
     ensure_odoo_python(args)
     import odoo
     from odoo import SUPERUSER_ID, Command, api, fields, sql_db
-    from odoo.modules.registry import Registry
-    from odoo.service import db as db_service
-    from odoo.tools import config
 
     label = common.addon_label(args.addon_dir)  # the code as it is when Odoo loads it
-    work = Path(tempfile.mkdtemp(prefix="pca-bench-"))
-    try:
-        addons_path = common.link_addon(args, work)
-        config.parse_config(
-            [
-                f"--addons-path={addons_path}",
-                "-d",
-                args.db,
-                f"--data-dir={args.data_dir}",
-                "--log-level=warn",
-                "--workers=0",
-                "--max-cron-threads=0",
-                "--no-http",
-            ],
-            setup_logging=True,
-        )
-        exists = db_service.exp_db_exist(args.db)
-        if exists and not args.reuse:
-            say(f"dropping database {args.db}")
-            db_service.exp_drop(args.db)
-            exists = False
-        if not exists:
-            run_odoo(args, addons_path, "-i")
-        elif not args.no_update:
-            run_odoo(args, addons_path, "-u")
-
-        registry = Registry(args.db)
+    with common.odoo_registry(args, run_odoo, "pca-bench-") as registry:
         namespace = argparse.Namespace(Command=Command, fields=fields, sql_db=sql_db, odoo=odoo)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -934,13 +903,6 @@ def main():
                 f"the measurements, {os.getloadavg()[0]:.1f} after (other work on the machine "
                 f"inflates the timings)"
             )
-    finally:
-        for path in sorted(work.rglob("*"), reverse=True):
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            else:
-                path.rmdir()
-        work.rmdir()
     return 0
 
 

@@ -26,10 +26,8 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import bench_ingest
 import common
@@ -539,38 +537,10 @@ def main():
     ensure_odoo_python(args)
     import odoo
     from odoo import SUPERUSER_ID, Command, api, fields, sql_db
-    from odoo.modules.registry import Registry
-    from odoo.service import db as db_service
-    from odoo.tools import config
 
     label = common.addon_label(args.addon_dir)
-    work = Path(tempfile.mkdtemp(prefix="pca-scale-"))
-    try:
-        addons_path = common.link_addon(args, work)
-        config.parse_config(
-            [
-                f"--addons-path={addons_path}",
-                "-d",
-                args.db,
-                f"--data-dir={args.data_dir}",
-                "--log-level=warn",
-                "--workers=0",
-                "--max-cron-threads=0",
-                "--no-http",
-            ],
-            setup_logging=True,
-        )
-        exists = db_service.exp_db_exist(args.db)
-        if exists and not args.reuse:
-            say(f"dropping database {args.db}")
-            db_service.exp_drop(args.db)
-            exists = False
-        build = time.perf_counter()
-        if not exists:
-            run_odoo(args, addons_path, "-i")
-        elif not args.no_update:
-            run_odoo(args, addons_path, "-u")
-        registry = Registry(args.db)
+    build = time.perf_counter()
+    with common.odoo_registry(args, run_odoo, "pca-scale-") as registry:
         namespace = argparse.Namespace(Command=Command, fields=fields, sql_db=sql_db, odoo=odoo)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -610,13 +580,6 @@ def main():
                 f"{os.cpu_count()} CPUs; addon {label}; load average {load_before:.1f} before "
                 f"the measurements, {os.getloadavg()[0]:.1f} after"
             )
-    finally:
-        for path in sorted(work.rglob("*"), reverse=True):
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-            else:
-                path.rmdir()
-        work.rmdir()
     return 0
 
 

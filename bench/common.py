@@ -7,10 +7,13 @@ The scripts run as ``python bench/<script>.py``, so this folder is on
 # A helper of scripts, not addon code: it prints their progress.
 # pylint: disable=print-used
 
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,6 +107,48 @@ def link_addon(args, work):
     (work / "addons" / MODULE).symlink_to(Path(args.addon_dir).resolve())
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
     return ",".join(filter(None, [args.addons, str(work / "addons")]))
+
+
+@contextlib.contextmanager
+def odoo_registry(args, run_odoo, prefix):
+    """Odoo configured in this process for ``args.db``, the addon installed
+    (``run_odoo(args, addons_path, "-i")``, the database dropped first unless
+    ``--reuse``) or upgraded (``-u``, unless ``--no-update``); yields its registry."""
+    # Odoo imports only here: the scripts start under any python and re-run under Odoo's.
+    from odoo.modules.registry import Registry
+    from odoo.service import db as db_service
+    from odoo.tools import config
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        addons_path = link_addon(args, work)
+        config.parse_config(
+            [
+                f"--addons-path={addons_path}",
+                "-d",
+                args.db,
+                f"--data-dir={args.data_dir}",
+                "--log-level=warn",
+                "--workers=0",
+                "--max-cron-threads=0",
+                "--no-http",
+            ],
+            setup_logging=True,
+        )
+        exists = db_service.exp_db_exist(args.db)
+        if exists and not args.reuse:
+            say(f"dropping database {args.db}")
+            db_service.exp_drop(args.db)
+            exists = False
+        if not exists:
+            run_odoo(args, addons_path, "-i")
+        elif not args.no_update:
+            run_odoo(args, addons_path, "-u")
+        yield Registry(args.db)
+    finally:
+        # The addon symlink goes, not what it points to.
+        (work / "addons" / MODULE).unlink(missing_ok=True)
+        shutil.rmtree(work)
 
 
 def run_odoo_once(command, env, what):
