@@ -4,7 +4,8 @@
 Run it with Odoo's own Python (see bench/README.md)::
 
     /opt/odoo19/venv/bin/python bench/bench_webhook.py [--db pca_bench_webhook]
-        [--workers 1,2,4] [--clients 8] [--batch 20] [--seconds 60] [--reuse] [--json]
+        [--workers 1,2,4] [--clients 8] [--batch 20] [--seconds 60] [--reuse [--no-update]]
+        [--json]
 
 What it does:
 
@@ -76,6 +77,11 @@ def parse_args(argv=None):
     common.add_odoo_arguments(parser)
     parser.add_argument("--db", default="pca_bench_webhook")
     parser.add_argument("--reuse", action="store_true", help="keep an existing database")
+    parser.add_argument(
+        "--no-update",
+        action="store_true",
+        help="with --reuse, do not run -u phone_call_accounting first",
+    )
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     parser.add_argument("--batch", type=int, default=20, help="calls per request")
@@ -159,15 +165,16 @@ class Odoo:
             f"--db-filter=^{self.args.db}$",
         ]
 
-    def install(self):
+    def install(self, mode="-i"):
+        """Install (``-i``) or upgrade (``-u``) the addon, as the other benchmarks do."""
         command = [
             *self.base_command(),
-            "-i",
+            mode,
             MODULE,
             "--stop-after-init",
             *common.ODOO_BATCH_OPTIONS,
         ]
-        common.run_odoo_once(command, self.env, f"odoo -i {MODULE} on {self.args.db}")
+        common.run_odoo_once(command, self.env, f"odoo {mode} {MODULE} on {self.args.db}")
 
     def shell(self, script):
         command = [
@@ -250,6 +257,9 @@ def setup_database(args, odoo):
         exists = False
     if not exists:
         odoo.install()
+    elif not args.no_update:
+        # The code measured is the checkout's: the database follows it.
+        odoo.install("-u")
     token = secrets.token_urlsafe(32)
     known = [known_number(i) for i in range(1, args.known + 1)]
     script = SETUP_SCRIPT.format(
