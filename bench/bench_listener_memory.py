@@ -250,11 +250,12 @@ class TraceServer(FakeAmiServer):
 
     def handle(self, connection, action):
         if connection not in self._hanging_up:
-            super().handle(connection, action)
+            return super().handle(connection, action)
+        return None
 
     def forget(self, connection):
         self._hanging_up.discard(connection)
-        super().forget(connection)
+        return super().forget(connection)
 
     def _stream(self, connection):
         while connection.alive and not self._stopping:

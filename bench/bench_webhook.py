@@ -36,6 +36,7 @@ code is 0 unless the benchmark itself cannot run.
 
 import argparse
 import collections
+import contextlib
 import http.client
 import json
 import os
@@ -301,15 +302,14 @@ def wait_ready(port, process, timeout=120):
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        try:
+        # Not listening yet: ask again.
+        with contextlib.suppress(OSError):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/web/health")
             ok = conn.getresponse().status == 200
             conn.close()
             if ok:
                 return True
-        except OSError:
-            pass
         time.sleep(0.5)
     return False
 

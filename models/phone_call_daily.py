@@ -110,53 +110,12 @@ class PhoneCallDaily(models.Model):
 
     def init(self):
         cr = self.env.cr
-        dims = ", ".join(DIMENSIONS)
-        cr.execute(f"CREATE TABLE IF NOT EXISTS {TOTAL} ({_columns()})")
-        cr.execute(
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {TOTAL}_dims ON {TOTAL} ({dims}) NULLS NOT DISTINCT"
-        )
-        cr.execute(f"CREATE TABLE IF NOT EXISTS {CHANGE} ({_columns()})")
-        cr.execute(
-            f"""
-            CREATE OR REPLACE FUNCTION phone_call_daily_record() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-                IF TG_OP = 'INSERT' THEN
-                    INSERT INTO {CHANGE} {_changes_of("new_calls", 1)};
-                ELSIF TG_OP = 'DELETE' THEN
-                    INSERT INTO {CHANGE} {_changes_of("old_calls", -1)};
-                ELSE
-                    -- Most updates (analysis, recordings, follow-ups) touch nothing counted.
-                    INSERT INTO {CHANGE}
-                    WITH touched AS (
-                        SELECT o.id FROM old_calls o JOIN new_calls n ON n.id = o.id
-                         WHERE ({", ".join(f"o.{c}" for c in _counted())})
-                               IS DISTINCT FROM ({", ".join(f"n.{c}" for c in _counted())})
-                    ),
-                    old_touched AS (SELECT o.* FROM old_calls o JOIN touched USING (id)),
-                    new_touched AS (SELECT n.* FROM new_calls n JOIN touched USING (id))
-                    {_changes_of("old_touched", -1)}
-                    UNION ALL {_changes_of("new_touched", 1)};
-                END IF;
-                RETURN NULL;
-            END $$
-            """
-        )
-        for event, referencing in (
-            ("INSERT", "NEW TABLE AS new_calls"),
-            ("UPDATE", "OLD TABLE AS old_calls NEW TABLE AS new_calls"),
-            ("DELETE", "OLD TABLE AS old_calls"),
-        ):
-            name = f"phone_call_daily_{event.lower()}"
-            cr.execute(f"DROP TRIGGER IF EXISTS {name} ON phone_call")
-            cr.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON phone_call REFERENCING {referencing}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION phone_call_daily_record()"
-            )
-        cr.execute(f"SELECT EXISTS (SELECT 1 FROM {TOTAL}) OR EXISTS (SELECT 1 FROM {CHANGE})")
+        for statement in _SETUP:
+            cr.execute(statement)
+        cr.execute(_ANY_ROLLUP)
         if not cr.fetchone()[0]:
             # A first install or an upgrade from a version without roll-up: count what exists.
-            cr.execute(f"INSERT INTO {TOTAL} {_changes_of('phone_call', 1)}")
+            cr.execute(_COUNT_EXISTING)
 
     @api.model
     def _read_group_for(self, source, domain, groupby, aggregates, having, offset, limit, order):
@@ -241,18 +200,8 @@ class PhoneCallDaily(models.Model):
         cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cr.fetchone()[0]:
             return False
-        dims = ", ".join(DIMENSIONS)
-        sums = ", ".join(f"SUM({name})" for name in MEASURES)
-        updates = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in MEASURES)
-        cr.execute(
-            f"""
-            WITH moved AS (DELETE FROM {CHANGE} RETURNING *)
-            INSERT INTO {TOTAL} AS t
-            SELECT {dims}, {sums} FROM moved GROUP BY {dims}
-            ON CONFLICT ({dims}) DO UPDATE SET {updates}
-            """
-        )
-        cr.execute(f"DELETE FROM {TOTAL} WHERE call_count = 0")
+        cr.execute(_FOLD)
+        cr.execute(_PURGE_EMPTY)
         return True
 
 
@@ -308,3 +257,62 @@ def _answer(source, row, width, aggregates, sums):
             integer = spec == "__count" or field.type == "integer"
             values.append(int(parts[0]) if integer else float(parts[0]))
     return tuple(values)
+
+
+# The statements, made once from the constants above (no input ever reaches them).
+_DIMS = ", ".join(DIMENSIONS)
+_TRIGGER_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION phone_call_daily_record() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO {CHANGE} {_changes_of("new_calls", 1)};
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO {CHANGE} {_changes_of("old_calls", -1)};
+    ELSE
+        -- Most updates (analysis, recordings, follow-ups) touch nothing counted.
+        INSERT INTO {CHANGE}
+        WITH touched AS (
+            SELECT o.id FROM old_calls o JOIN new_calls n ON n.id = o.id
+             WHERE ({", ".join(f"o.{c}" for c in _counted())})
+                   IS DISTINCT FROM ({", ".join(f"n.{c}" for c in _counted())})
+        ),
+        old_touched AS (SELECT o.* FROM old_calls o JOIN touched USING (id)),
+        new_touched AS (SELECT n.* FROM new_calls n JOIN touched USING (id))
+        {_changes_of("old_touched", -1)}
+        UNION ALL {_changes_of("new_touched", 1)};
+    END IF;
+    RETURN NULL;
+END $$
+"""
+_SETUP = (
+    f"CREATE TABLE IF NOT EXISTS {TOTAL} ({_columns()})",
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {TOTAL}_dims ON {TOTAL} ({_DIMS}) NULLS NOT DISTINCT",
+    f"CREATE TABLE IF NOT EXISTS {CHANGE} ({_columns()})",
+    _TRIGGER_FUNCTION,
+    *(
+        statement
+        for event, referencing in (
+            ("INSERT", "NEW TABLE AS new_calls"),
+            ("UPDATE", "OLD TABLE AS old_calls NEW TABLE AS new_calls"),
+            ("DELETE", "OLD TABLE AS old_calls"),
+        )
+        for statement in (
+            f"DROP TRIGGER IF EXISTS phone_call_daily_{event.lower()} ON phone_call",
+            (
+                f"CREATE TRIGGER phone_call_daily_{event.lower()} AFTER {event} ON phone_call"
+                f" REFERENCING {referencing}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION phone_call_daily_record()"
+            ),
+        )
+    ),
+)
+_ANY_ROLLUP = f"SELECT EXISTS (SELECT 1 FROM {TOTAL}) OR EXISTS (SELECT 1 FROM {CHANGE})"
+_COUNT_EXISTING = f"INSERT INTO {TOTAL} {_changes_of('phone_call', 1)}"
+_FOLD = f"""
+WITH moved AS (DELETE FROM {CHANGE} RETURNING *)
+INSERT INTO {TOTAL} AS t
+SELECT {_DIMS}, {", ".join(f"SUM({name})" for name in MEASURES)} FROM moved GROUP BY {_DIMS}
+ON CONFLICT ({_DIMS}) DO UPDATE SET {", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in MEASURES)}
+"""
+_PURGE_EMPTY = f"DELETE FROM {TOTAL} WHERE call_count = 0"

@@ -28,6 +28,7 @@ semicolons and new lines.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -121,12 +122,11 @@ def _code(language: str | None) -> str:
 def tokens(text: str, language: str | None = "en") -> list[str]:
     """Words of ``text``, case- and accent-folded and stemmed (Korean: morphemes)."""
     if _code(language) == "ko":
-        try:
+        # kiwipiepy missing: whole words, as for unstemmed languages.
+        with contextlib.suppress(ImportError):
             from .korean import morphemes
 
             return morphemes(text)
-        except ImportError:  # kiwipiepy missing: whole words, as for unstemmed languages
-            pass
     words = [word.replace("'", "") for word in _WORD.findall(_fold(text or ""))]
     stemmer = _stemmer(stemmer_language(language))
     return stemmer.stemWords(words) if stemmer else words
