@@ -106,7 +106,7 @@ class PhoneCall(models.Model):
     def write(self, vals):
         result = super().write(vals)
         if vals.get("analysis_state") == "pending":
-            self._phone_enqueue("analyse")
+            self._enqueue_work("analyse")
         return result
 
     @api.model
@@ -124,7 +124,7 @@ class PhoneCall(models.Model):
         ]
         cron._commit_progress(remaining=self.search_count(domain))
         seen = set()
-        while calls := self._phone_claim(self._analysis_due_sql(), "analyse", batch_size, seen):
+        while calls := self._claim_due(self._analysis_due_sql(), "analyse", batch_size, seen):
             seen.update(calls.ids)
             for call in calls:
                 call._analyse_recording()
@@ -139,9 +139,9 @@ class PhoneCall(models.Model):
             fields.Datetime.now(),
         )
 
-    def _phone_job_analyse(self):
+    def _job_analyse(self):
         """Analyse the call's recording"""
-        claimed = self._phone_claim(
+        claimed = self._claim_due(
             SQL("id = ANY(%s::int[]) AND %s", self.ids, self._analysis_due_sql()),
             "analyse",
             len(self),

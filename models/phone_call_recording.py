@@ -22,7 +22,7 @@ MAX_RECORDING_ATTEMPTS = 8
 # queue_job (optional): one job per call and kind of work, on a channel whose
 # capacity each server sets ([queue_job] channels = root:2,root.phone:1).
 JOB_CHANNEL = "root.phone"
-JOB_METHODS = {"download": "_phone_job_download", "analyse": "_phone_job_analyse"}
+JOB_METHODS = {"download": "_job_download", "analyse": "_job_analyse"}
 # A job still waiting this long no longer keeps the crons off its call: queue_job
 # installed without its runner started must not leave recordings untouched.
 JOB_GRACE = timedelta(hours=1)
@@ -59,16 +59,14 @@ class PhoneCall(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         calls = super().create(vals_list)
-        if self._phone_jobs_enabled():
-            calls.filtered(lambda call: call.recording_state == "pending")._phone_enqueue(
-                "download"
-            )
+        if self._queue_jobs_enabled():
+            calls.filtered(lambda call: call.recording_state == "pending")._enqueue_work("download")
         return calls
 
     def write(self, vals):
         result = super().write(vals)
         if vals.get("recording_state") == "pending":
-            self._phone_enqueue("download")
+            self._enqueue_work("download")
         return result
 
     @api.depends("recording_downloaded")
@@ -91,7 +89,7 @@ class PhoneCall(models.Model):
         cron = self.env["ir.cron"]
         cron._commit_progress(remaining=self.search_count(self._recordings_due_domain()))
         seen = set()
-        while calls := self._phone_claim(self._recordings_due_sql(), "download", batch_size, seen):
+        while calls := self._claim_due(self._recordings_due_sql(), "download", batch_size, seen):
             seen.update(calls.ids)
             for call in calls:
                 call._download_recording()
@@ -120,7 +118,7 @@ class PhoneCall(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _phone_claim(self, condition, kind, limit, seen=(), cron=True):
+    def _claim_due(self, condition, kind, limit, seen=(), cron=True):
         """Lock up to ``limit`` calls meeting ``condition`` that no other
         transaction holds, for the rest of this transaction.
 
@@ -133,7 +131,7 @@ class PhoneCall(models.Model):
         """
         self.env.flush_all()
         covered = SQL()
-        if cron and self._phone_jobs_enabled():
+        if cron and self._queue_jobs_enabled():
             covered = SQL(
                 " AND NOT EXISTS (SELECT 1 FROM queue_job qj"
                 " WHERE qj.identity_key = %s::varchar || phone_call.id"
@@ -161,13 +159,13 @@ class PhoneCall(models.Model):
         return self.browse()
 
     @api.model
-    def _phone_jobs_enabled(self):
+    def _queue_jobs_enabled(self):
         return "queue.job" in self.env and hasattr(self, "with_delay")
 
-    def _phone_enqueue(self, kind):
+    def _enqueue_work(self, kind):
         """One queue_job job per call when queue_job is installed; the identity
         key keeps a call from being queued twice for the same work."""
-        if not self or not self._phone_jobs_enabled():
+        if not self or not self._queue_jobs_enabled():
             return
         for call in self:
             delayable = call.with_delay(
@@ -175,9 +173,9 @@ class PhoneCall(models.Model):
             )
             getattr(delayable, JOB_METHODS[kind])()
 
-    def _phone_job_download(self):
+    def _job_download(self):
         """Download the call's recording"""
-        claimed = self._phone_claim(
+        claimed = self._claim_due(
             SQL("id = ANY(%s::int[]) AND %s", self.ids, self._recordings_due_sql()),
             "download",
             len(self),

@@ -34,7 +34,7 @@ def noise_wav(seconds=2, rate=8000):
 def without_queue_jobs(test):
     """The scheduled actions' own path, also in a database where queue_job is
     installed (where each pending call would otherwise be left to its job)."""
-    patcher = patch.object(type(test.env["phone.call"]), "_phone_jobs_enabled", lambda self: False)
+    patcher = patch.object(type(test.env["phone.call"]), "_queue_jobs_enabled", lambda self: False)
     patcher.start()
     test.addCleanup(patcher.stop)
 
@@ -161,13 +161,13 @@ class TestAnalysisWorkers(TransactionCase):
             quick_env = api.Environment(quick, SUPERUSER_ID, {})
             late.execute("SELECT 1")  # its snapshot, taken before the other commits
             Call = quick_env["phone.call"]
-            taken = Call._phone_claim(Call._recordings_due_sql(), "download", 1)
+            taken = Call._claim_due(Call._recordings_due_sql(), "download", 1)
             self.assertEqual(taken.ids, [first])
             taken.write({"recording_state": "downloaded"})
             quick.commit()
             with self.assertNoLogs(level="ERROR"):
                 Late = late_env["phone.call"]
-                claimed = Late._phone_claim(Late._recordings_due_sql(), "download", CALLS)
+                claimed = Late._claim_due(Late._recordings_due_sql(), "download", CALLS)
             self.assertNotIn(first, claimed.ids)
             self.assertEqual(sorted(claimed.ids), sorted(set(self.call_ids) - {first}))
 
@@ -214,12 +214,12 @@ class TestAnalysisJobs(TransactionCase):
 
         with trap_jobs() as trap:
             call = self.ingest("job-1")
-            trap.assert_jobs_count(1, only=call._phone_job_download)
-            trap.assert_enqueued_job(call._phone_job_download, properties={"channel": "root.phone"})
+            trap.assert_jobs_count(1, only=call._job_download)
+            trap.assert_enqueued_job(call._job_download, properties={"channel": "root.phone"})
             trap.perform_enqueued_jobs()
             self.assertEqual(call.recording_state, "downloaded")
-            trap.assert_jobs_count(1, only=call._phone_job_analyse)
-            trap.assert_enqueued_job(call._phone_job_analyse, properties={"channel": "root.phone"})
+            trap.assert_jobs_count(1, only=call._job_analyse)
+            trap.assert_enqueued_job(call._job_analyse, properties={"channel": "root.phone"})
             trap.perform_enqueued_jobs()
         self.assertEqual(call.analysis_state, "done", call.analysis_error)
         self.assertAlmostEqual(call.audio_seconds, 2.0, delta=0.05)
