@@ -51,7 +51,7 @@ Figures, per engine and language:
   on free cores (2 x CPU RTF with 1 / CPU RTF with 2);
 * model load time, RSS and VmSize of a worker with the model loaded;
 * word error rate (WER: substituted + deleted + inserted words / words
-  said, with ``jiwer`` if installed, else a word Levenshtein distance here)
+  said, counted by ``jiwer``)
   and the same on characters (CER, spaces and punctuation left out), which
   says more for Korean, whose words carry their particles; texts are
   case-folded and stripped of punctuation first;
@@ -86,6 +86,7 @@ import wave
 from pathlib import Path
 
 import common
+import jiwer
 from common import print_table, say
 
 from pbx.testing import speech
@@ -341,33 +342,21 @@ def normalise(text):
     return " ".join(_PUNCTUATION.sub(" ", text).split())
 
 
-def distance(said, heard):
-    """Levenshtein distance between two sequences (substitutions, deletions, insertions)."""
-    previous = list(range(len(heard) + 1))
-    for i, a in enumerate(said, 1):
-        current = [i]
-        for j, b in enumerate(heard, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1]
-
-
 def word_errors(said, heard):
-    """(errors, words said) of one clip, with jiwer when it is installed."""
-    said, heard = normalise(said).split(), normalise(heard).split()
-    try:
-        import jiwer  # optional: the same figure, computed by a reference library
-    except ImportError:
-        return distance(said, heard), len(said)
-    if not heard:
-        return len(said), len(said)
-    measures = jiwer.process_words(" ".join(said), " ".join(heard))
-    return measures.substitutions + measures.deletions + measures.insertions, len(said)
+    """(errors, words said) of one clip: substitutions, deletions and insertions."""
+    said, heard = normalise(said), normalise(heard)
+    if not heard.strip():
+        return len(said.split()), len(said.split())
+    measures = jiwer.process_words(said, heard)
+    return measures.substitutions + measures.deletions + measures.insertions, len(said.split())
 
 
 def char_errors(said, heard):
     said, heard = normalise(said).replace(" ", ""), normalise(heard).replace(" ", "")
-    return distance(said, heard), len(said)
+    if not heard:
+        return len(said), len(said)
+    measures = jiwer.process_characters(said, heard)
+    return measures.substitutions + measures.deletions + measures.insertions, len(said)
 
 
 def accuracy(clips, results, said_keywords, kind):
