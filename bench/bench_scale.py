@@ -309,11 +309,11 @@ class ScaleBench(Bench):
         changed = [dict(item, ring_seconds=(item.get("ring_seconds") or 0) + 1) for item in batch]
         changed_times = self.repeat(lambda: deliver(changed), 1, warmup=0)
         cr.rollback()
-        per_call = statistics_median(batch_times) / REDELIVERED
+        per_call = pct(batch_times, 50) / REDELIVERED
         self.add_row(
             f"R1. {REDELIVERED} unchanged calls delivered again, per call",
             f"<= {TARGETS['batch']} ms/call",
-            f"{per_call:.3f} ms/call (batch p50 {statistics_median(batch_times):.0f} ms);"
+            f"{per_call:.3f} ms/call (batch p50 {pct(batch_times, 50):.0f} ms);"
             f" write_date {'untouched' if untouched else 'CHANGED'}",
             "the same calls each with a corrected ring time",
             f"{changed_times[0] / REDELIVERED:.3f} ms/call",
@@ -526,10 +526,6 @@ class ScaleBench(Bench):
             "the one2many of all the client's calls",
         )
         self.cr.rollback()
-
-
-def statistics_median(values):
-    return pct(values, 50)
 
 
 def main():
