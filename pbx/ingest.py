@@ -71,13 +71,30 @@ def parse_start(value):
         raise InvalidCall(f"start {value!s} is out of range") from exc
 
 
-def _check_window(start, now=None):
+def _check_window(moment, key="start", now=None):
     now = now or datetime.now(timezone.utc)
-    if start < EARLIEST_START or start > now + MAX_AHEAD:
+    if moment < EARLIEST_START or moment > now + MAX_AHEAD:
         raise InvalidCall(
-            f"start {start.isoformat()} is not a plausible call time "
+            f"{key} {moment.isoformat()} is not a plausible call time "
             f"(from {EARLIEST_START.year} to a day ahead): check the PBX's clock"
         )
+
+
+def _check_keys(item):
+    """Reject a key no source sends: a misspelt one ("talk_secs") would
+    otherwise be dropped, and the call stored without what it meant."""
+    unknown = sorted(repr(_shortened(key)) for key in item if key not in KNOWN_KEYS)
+    if unknown:
+        raise InvalidCall(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:5])}"
+            f"{', ...' if len(unknown) > 5 else ''} (known keys: {', '.join(sorted(KNOWN_KEYS))})"
+        )
+
+
+def _shortened(key, size=40):
+    if not isinstance(key, str):
+        return key
+    return key if len(key) <= size else key[:size] + "..."
 
 
 def _seconds(item, key):
@@ -104,7 +121,11 @@ def _text(item, key, required=False):
     # Text or a whole number (bool is an int, but True is no call id).
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidCall(f"{key} must be text, not {type(value).__name__}")
-    value = str(value).strip()
+    try:
+        value = str(value).strip()
+    except ValueError as exc:
+        # An integer of thousands of digits: Python refuses to spell it out.
+        raise InvalidCall(f"{key} is longer than {MAX_TEXT} characters") from exc
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -145,6 +166,7 @@ def clean_call(item):
     """
     if not isinstance(item, dict):
         raise InvalidCall(f"a call must be an object, not {type(item).__name__}")
+    _check_keys(item)
     external_id = _text(item, "external_id") or _text(item, "call_id", required=True)
     start = parse_start(item.get("start"))
     _check_window(start)
@@ -153,6 +175,7 @@ def clean_call(item):
     end = start + timedelta(seconds=ring + talk)
     if item.get("end") not in (None, "", False):
         given_end = parse_start(item["end"])
+        _check_window(given_end, "end")
         if given_end < start:
             raise InvalidCall(f"end {item['end']} is before start {item['start']}")
         end = max(end, given_end)
@@ -175,6 +198,9 @@ def clean_call(item):
     }
     if clean["status"] != "answered" and talk and clean["status"] != "unknown":
         raise InvalidCall(f"a {clean['status']} call cannot have {talk} talk seconds")
+    # Not part of the call's values (the caller's source wins), but stored when
+    # given alone: checked as any text the database must take.
+    _text(item, "source")
     if clean["first_extension"] and clean["extension"] and not item.get("forwarded"):
         clean["forwarded"] = clean["first_extension"] != clean["extension"]
     return clean

@@ -99,11 +99,45 @@ def test_end_later_than_durations_is_kept():
         ({"start": "2100-01-01T00:00:00Z"}, "not a plausible call time"),
         ({"talk_seconds": 10**400}, "must be a number of seconds"),
         ({"ring_seconds": float("inf")}, "longer than a day"),
+        ({"end": "9999-12-31T23:59:59Z"}, "end 9999-12-31T23:59:59.00:00 is not a plausible"),
+        ({"external_id": 10**5000}, "external_id is longer than 255"),
+        ({"source": "pbx\x00"}, "source contains a control character"),
+        ({"source": {"name": "pbx"}}, "source must be text, not dict"),
     ],
 )
 def test_input_postgresql_cannot_store_or_no_pbx_means_is_rejected(changes, reason):
     with pytest.raises(InvalidCall, match=reason):
         clean_call(item(**changes))
+
+
+def test_unknown_key_is_rejected_by_name():
+    # A misspelt duration must not store an answered call with no talk time.
+    with pytest.raises(InvalidCall) as caught:
+        clean_call(item(talk_secs=95, talk_seconds=None))
+    reason = str(caught.value)
+    assert reason.startswith("unknown key 'talk_secs' (known keys: call_id, direction,")
+    assert "talk_seconds" in reason
+
+
+def test_several_unknown_keys_are_named_shortened():
+    with pytest.raises(InvalidCall) as caught:
+        clean_call(item(**{"zz": 1, "a" * 100: 2, "\ud800": 3}))
+    reason = str(caught.value)
+    assert reason.startswith("unknown keys '\\ud800', 'aaaa")
+    assert "a" * 41 not in reason and "'zz'" in reason
+    reason.encode("utf-8")  # answered as JSON: no lone surrogate in it
+
+
+def test_every_source_sends_only_known_keys():
+    from pbx import demo
+    from pbx.ingest import KNOWN_KEYS
+
+    now = datetime.now(timezone.utc)
+    calls = demo.demo_calls(now, ["+31205550101"], ["+31201234567"], ["101", "102"])
+    calls += demo.recorded_calls(now, ["+31205550101"] * 4)
+    for call in calls:
+        assert set(call) <= KNOWN_KEYS, set(call) - KNOWN_KEYS
+        clean_call(call)
 
 
 def test_integer_call_ids_are_text_and_tomorrow_is_still_plausible():
