@@ -463,7 +463,7 @@ def stop_server(process):
 
 def run_workers(args, odoo, work, workers, pbx_id, token, known):
     port, gevent_port = free_port(), free_port()
-    # Kept after the run (bench/out/ is not in git) to read the log again.
+    # Kept after the run (beside the data dir, outside the checkout) to read the log again.
     logfile = Path(args.data_dir).parent / f"webhook-workers-{workers}.log"
     logfile.unlink(missing_ok=True)
     before = query(

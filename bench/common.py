@@ -18,6 +18,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# What a run leaves behind lives outside the checkout, which is the addon
+# itself: Odoo's translation export walks every file under it.
+OUT = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "phone_call_accounting"
+    / "bench"
+)
 # The scripts import the repository's own packages (pbx) after this module.
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -78,7 +85,7 @@ def add_odoo_arguments(parser):
     )
     parser.add_argument(
         "--data-dir",
-        default=str(REPO / "bench" / "out" / "data"),
+        default=str(OUT / "data"),
         help="Odoo data dir (filestore) kept beside the database",
     )
 

@@ -1,4 +1,7 @@
 import io
+import os
+import shutil
+import subprocess
 
 import polib
 
@@ -142,6 +145,35 @@ class TestKorean(TransactionCase):
         read = [row for row in PoFileReader(_po_path("ko.po")) if row["src"]]
         self.assertEqual({row["src"] for row in read}, set(pot))
         self.assertTrue(all(row["value"] for row in read))
+
+    def test_export_reads_only_the_addons_own_files(self):
+        """A venv, a benchmark's output or a cache left in the checkout (which
+        is the addon) would ship third-party strings in Export Translations."""
+        buffer = io.BytesIO()
+        trans_export(False, [MODULE], buffer, "po", self.env)
+        prefix = f"code:addons/{MODULE}/"
+        paths = {
+            where.removeprefix(prefix)
+            for entry in polib.pofile(buffer.getvalue().decode())
+            for where, _line in entry.occurrences
+            if where.startswith(prefix)
+        }
+        self.assertTrue(paths, "the export found no string in the addon's code")
+        root = file_path(MODULE)
+        strays = {p for p in paths if any(part.startswith(".") for part in p.split("/"))}
+        self.assertFalse(strays, f"strings exported from hidden folders: {sorted(strays)[:5]}")
+        if shutil.which("git") and os.path.exists(os.path.join(root, ".git")):
+            tracked = subprocess.run(
+                ["git", "-c", "safe.directory=*", "-C", root, "ls-files", "-z"],
+                capture_output=True,
+                check=True,
+                text=True,
+            ).stdout.split("\0")
+            untracked = paths - set(tracked)
+            self.assertFalse(
+                untracked,
+                f"strings exported from files not the addon's own: {sorted(untracked)[:5]}",
+            )
 
     def test_every_current_string_is_in_the_template(self):
         """Odoo's own exporter, run now, finds nothing the shipped files lack."""

@@ -57,8 +57,20 @@ PACKAGES = {
     "libsasl2-dev": "/usr/share/doc/libsasl2-dev",
     "libpq-dev": "/usr/share/doc/libpq-dev",
 }
-# Packages Odoo's requirements do not list but the addon's tests need.
-ODOO_EXTRAS = ["phonenumbers", "websocket-client"]
+# Packages Odoo's requirements do not list but the addon's tests need, and the
+# versions the websocket (gevent) worker can start with: at start it loads
+# gevent's plugins through the pkg_resources of setuptools<81, which cannot
+# match zope.interface>=7 / zope.event>=6 (dist-info named zope_interface-...)
+# to the names gevent requires, and the worker dies in a restart loop.
+ODOO_EXTRAS = [
+    "phonenumbers",
+    "websocket-client",
+    "zope.interface==6.4.post2",
+    "zope.event==5.0",
+    # Again, last: a package that pulled in a newer setuptools took
+    # pkg_resources away, and gevent's worker imports it.
+    "setuptools<81",
+]
 
 
 class StepFailed(Exception):
@@ -406,6 +418,14 @@ def step_venv(env, home, src, runner=None):
         log=log,
     )
     runner([*pip, *ODOO_EXTRAS], step, remedy, log=log)
+    # What the websocket worker does first (gevent.monkey.patch_all loads
+    # gevent's plugins through pkg_resources): fails here, not in production.
+    runner(
+        [python, "-c", "import pkg_resources; pkg_resources.require('gevent')"],
+        step,
+        f"the websocket worker of --workers mode could not start with these versions; see {log}",
+        log=log,
+    )
     _write_stamp(stamp, key)
     return python
 

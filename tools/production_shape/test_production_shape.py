@@ -1,0 +1,155 @@
+"""The addon served as production serves it: live features through the
+websocket worker, deliveries through prefork HTTP workers, a clean log.
+
+Runs after the Odoo suite on the same (committed) test database; the tests
+run in file order and the last one reads the whole server log.
+"""
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import websocket
+
+RINGING = "phone_call_accounting/ringing"
+EXTENSION = "7301"
+CALLER = "+31205557301"
+
+
+def _post(server, path, token, payload):
+    request = urllib.request.Request(
+        server.url + path,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def pbx(admin):
+    """A webhook PBX and the admin's desk phone, made as a manager would."""
+    suffix = uuid.uuid4().hex[:8]
+    pbx_id = admin.call(
+        "phone.pbx",
+        "create",
+        [{"name": f"Production shape {suffix}", "kind": "webhook", "timezone": "Europe/Amsterdam"}],
+    )[0]
+    admin.call("res.users", "write", [admin.uid], {"phone_extension": EXTENSION})
+    token = admin.call("phone.pbx", "read", [pbx_id], ["token"])[0]["token"]
+    return {"id": pbx_id, "token": token, "suffix": suffix}
+
+
+@pytest.fixture(scope="module")
+def bus(server, admin):
+    """The admin's bus websocket, opened and subscribed as the web client does."""
+    socket = websocket.create_connection(
+        f"ws://127.0.0.1:{server.gevent_port}/websocket",
+        cookie=admin.cookie,
+        origin=server.url,
+        timeout=30,
+    )
+    socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+    yield socket
+    socket.close()
+
+
+def _receive(socket, kind, deadline):
+    """The first notification of ``kind`` before ``deadline`` (monotonic), or None."""
+    while time.monotonic() < deadline:
+        socket.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            frame = socket.recv()
+        except websocket.WebSocketTimeoutException:
+            return None
+        for notification in json.loads(frame) if frame else []:
+            message = notification.get("message", {})
+            if message.get("type") == kind:
+                return message["payload"]
+    return None
+
+
+def test_workers_and_websocket_worker_are_up(server, bus):
+    log = server.log_text()
+    assert len(re.findall(r"Worker WorkerHTTP \(\d+\) alive", log)) >= 2, "no prefork HTTP workers"
+    assert re.search(r"Worker WorkerCron \(\d+\) alive", log), "no cron worker"
+    # The bus fixture's handshake went through the gevent process's port.
+    assert bus.connected
+
+
+def test_ringing_event_reaches_the_browser_through_the_websocket_worker(server, pbx, bus):
+    status, answer = _post(
+        server,
+        f"/phone_call_accounting/pbx/{pbx['id']}/ringing",
+        pbx["token"],
+        {
+            "from_number": CALLER,
+            "to_number": "+31207940100",
+            "extensions": [EXTENSION],
+            "call_id": f"prod-{pbx['suffix']}",
+        },
+    )
+    assert status == 200, answer
+    assert answer["result"] == "sent" and answer["notified"] == 1, answer
+    payload = _receive(bus, RINGING, time.monotonic() + 10)
+    assert payload is not None, "no ringing notification arrived on the websocket in 10 s"
+    assert payload["extension"] == EXTENSION
+    assert payload["number_e164"] == CALLER
+
+
+def test_webhook_batch_lands_through_prefork_workers(server, admin, pbx):
+    start = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    calls = [
+        {
+            "external_id": f"prod-{pbx['suffix']}-{index}",
+            "direction": "incoming",
+            "status": "answered" if index % 2 else "missed",
+            "from_number": f"+3120555{7400 + index}",
+            "to_number": "+31207940100",
+            "extension": EXTENSION,
+            "start": (start + timedelta(minutes=index)).isoformat(),
+            "ring_seconds": 5,
+            "talk_seconds": 60 if index % 2 else 0,
+        }
+        for index in range(20)
+    ]
+    status, answer = _post(
+        server, f"/phone_call_accounting/pbx/{pbx['id']}/calls", pbx["token"], calls
+    )
+    assert status == 200, answer
+    results = answer["results"] if isinstance(answer, dict) else answer
+    assert [r["result"] for r in results] == ["created"] * 20, results
+    # Redelivered, as PBXes do: the same 20 calls, no second record.
+    status, again = _post(
+        server, f"/phone_call_accounting/pbx/{pbx['id']}/calls", pbx["token"], calls
+    )
+    assert status == 200, again
+    stored = admin.call(
+        "phone.call",
+        "search_read",
+        [("pbx_id", "=", pbx["id"])],
+        ["status", "user_id", "partner_id"],
+    )
+    assert len(stored) == 20
+    assert {row["user_id"][0] for row in stored} == {admin.uid}
+    assert all(row["partner_id"] for row in stored), "each outside caller is a client"
+
+
+def test_server_log_holds_no_traceback(server):
+    # Last: everything above has been served. Let the workers finish writing.
+    time.sleep(1)
+    log = server.log_text()
+    bad = [
+        line
+        for line in log.splitlines()
+        if "Traceback" in line or re.search(r"\d (ERROR|CRITICAL) ", line)
+    ]
+    assert not bad, "the server log holds errors:\n" + "\n".join(bad[:20])
