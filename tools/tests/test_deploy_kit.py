@@ -412,6 +412,10 @@ def test_odoo_unit_runs_the_installed_odoo_conf():
     assert installed, "readme/CONFIGURE.md's table says nowhere where deploy/odoo.conf goes"
     assert option_value(argv, "-c", "--config") == installed
     assert "--workers" not in " ".join(argv), "workers belong in odoo.conf"
+    # In prefork mode the master starts the websocket worker as
+    # "python <argv[0]> gevent": argv[0] must be a launcher script.
+    assert argv[1:3] != ["-m", "odoo"], "python -m odoo cannot start the websocket worker"
+    assert argv[1].endswith(("/odoo-bin", "/setup/odoo")), f"not Odoo's launcher: {argv[1]}"
     assert service["User"] == "odoo"
     assert service["Restart"] == "on-failure"
     assert "network-online.target" in unit["Unit"]["After"].split()
