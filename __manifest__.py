@@ -30,6 +30,7 @@
         "views/phone_call_calendar_views.xml",
         "views/phone_call_dial_views.xml",
         "wizard/phone_cdr_import_views.xml",
+        "wizard/phone_pbx_token_views.xml",
         "views/phone_pbx_views.xml",
         "report/phone_call_report_views.xml",
         "views/phone_client_type_views.xml",

@@ -1,8 +1,10 @@
 from zoneinfo import ZoneInfo
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
 
-from ..pbx import ingest
+from ..pbx import ingest, numbers
 
 # The call words are the core's (pbx.ingest); here they get their labels.
 _LABELS = {
@@ -62,6 +64,13 @@ class PhoneCall(models.Model):
     status = fields.Selection(STATUSES, required=True, readonly=True)
     from_number = fields.Char(readonly=True)
     to_number = fields.Char(readonly=True)
+    number_search = fields.Char(
+        string="Number",
+        compute="_compute_number_search",
+        search="_search_number_search",
+        help="Either party's number, typed in any form: +31 20 555 0101, 020-5550101, "
+        "0031205550101.",
+    )
     client_number = fields.Char(
         readonly=True,
         help="The outside party's number in E.164 form: the caller of an incoming "
@@ -197,6 +206,28 @@ class PhoneCall(models.Model):
             field_name = "call_start"
         return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
 
+    def _compute_number_search(self):
+        self.number_search = False
+
+    def _search_number_search(self, operator, value):
+        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):
+            raise UserError(self.env._("Search a number with 'contains' or 'is'."))
+        text = value.strip()
+        domain = Domain.OR(
+            Domain(fname, "ilike", text) for fname in ("from_number", "to_number", "client_number")
+        )
+        number = numbers.classify(text, self.env.company._phone_country_code())
+        if number.kind == numbers.EXTERNAL:
+            # Stored as the company's people write it, or as E.164 for the client.
+            written = {
+                number.display_in(self.env.company._phone_country_code()),
+                number.international,
+            }
+            domain |= Domain("client_number", "=", number.e164)
+            domain |= Domain("from_number", "in", list(written))
+            domain |= Domain("to_number", "in", list(written))
+        return domain
+
     def action_dial(self):
         self.ensure_one()
         return self.env.user.action_phone_dial(self.client_number or self.from_number or "")
@@ -209,6 +240,15 @@ class PhoneCall(models.Model):
             "res_id": self.partner_id.id,
             "view_mode": "form",
         }
+
+    def action_view_partner_calls(self):
+        """The client's calls, as the client's own Calls button lists them."""
+        self.ensure_one()
+        action = self.partner_id.action_view_phone_calls()
+        action["name"] = action["display_name"] = self.env._(
+            "Calls of %s", self.partner_id.display_name
+        )
+        return action
 
 
 def _local_day_and_time(start, zone):

@@ -35,13 +35,13 @@ class PhoneCall(models.Model):
     analysis_error = fields.Char(readonly=True, copy=False)
     analysis_attempts = fields.Integer(readonly=True, copy=False)
     analysis_next_try = fields.Datetime(readonly=True, copy=False)
-    audio_seconds = fields.Float(string="Recording Length (s)", readonly=True, aggregator="sum")
-    talk_seconds_measured = fields.Float(string="Talk (s)", readonly=True, aggregator="sum")
-    silence_seconds = fields.Float(string="Silence (s)", readonly=True, aggregator="sum")
+    audio_seconds = fields.Float(string="Recording Length", readonly=True, aggregator="sum")
+    talk_seconds_measured = fields.Float(string="Measured Talk", readonly=True, aggregator="sum")
+    silence_seconds = fields.Float(string="Silence", readonly=True, aggregator="sum")
     silence_ratio = fields.Float(
         readonly=True, aggregator="avg", help="Silence / recording length."
     )
-    longest_silence = fields.Float(string="Longest Silence (s)", readonly=True, aggregator="max")
+    longest_silence = fields.Float(string="Longest Silence", readonly=True, aggregator="max")
     long_silence_count = fields.Integer(
         string="Long Silences",
         readonly=True,
@@ -59,7 +59,7 @@ class PhoneCall(models.Model):
         string="Right Side Talk Share", readonly=True, aggregator="avg"
     )
     overtalk_seconds = fields.Float(
-        string="Overtalk (s)", readonly=True, aggregator="sum", help="Both sides speaking at once."
+        string="Overtalk", readonly=True, aggregator="sum", help="Both sides speaking at once."
     )
     transcript = fields.Text(readonly=True, copy=False)
     keyword_ids = fields.Many2many("phone.keyword", string="Mentions", readonly=True, copy=False)
@@ -77,6 +77,15 @@ class PhoneCall(models.Model):
     @api.depends("keyword_hits")
     def _compute_keyword_hits_html(self):
         second_listen = self.env._("second listen")
+        heading = "".join(
+            f"<th class='pe-3'>{html_escape(label)}</th>"
+            for label in (
+                self.env._("At"),
+                self.env._("Keyword"),
+                self.env._("Heard in the Conversation"),
+            )
+        )
+        heading = f"<thead><tr>{heading}</tr></thead>"
         for call in self:
             rows = []
             for hit in call.keyword_hits or []:
@@ -96,7 +105,9 @@ class PhoneCall(models.Model):
                     f"{html_escape(source)}</td></tr>"
                 )
             call.keyword_hits_html = (
-                f"<table class='o_phone_keyword_hits'>{''.join(rows)}</table>" if rows else False
+                f"<table class='o_phone_keyword_hits'>{heading}{''.join(rows)}</table>"
+                if rows
+                else False
             )
 
     # ------------------------------------------------------------------

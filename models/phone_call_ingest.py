@@ -254,10 +254,10 @@ class PhoneCall(models.Model):
             "direction": clean["direction"],
             "status": clean["status"],
             # The client's side is classified already; only the other side is read here.
-            "from_number": client.display
+            "from_number": client.display_in(country)
             if clean["direction"] == "incoming" and client.raw
             else _display_number(clean["from_number"], country),
-            "to_number": client.display
+            "to_number": client.display_in(country)
             if clean["direction"] == "outgoing" and client.raw
             else _display_number(clean["to_number"], country),
             "client_number": client.e164 or False,
@@ -328,7 +328,7 @@ class PhoneCall(models.Model):
         """
         pbx = self.env.ref("phone_call_accounting.phone_pbx_demo_webhook").sudo()
         known = ["+31205550101", "+31305550202", "+31612345678", "+4930901820"]
-        unknown = ["+31201234567", "+31104567890", "+32470123456", "+441632960961"]
+        unknown = ["+31201234567", "+31104567890", "+32470123456", "+442079460123"]
         now = fields.Datetime.now().replace(tzinfo=ZoneInfo("UTC"))
         calls = demo.demo_calls(now, known, unknown, ["101", "102", "103"])
         recorded = demo.recorded_calls(now, known)
@@ -349,7 +349,7 @@ def _display_number(raw, country):
     if not raw:
         return False
     number = numbers.classify(raw, country)
-    return number.display or raw
+    return number.display_in(country) or raw
 
 
 def committed_since_snapshot(env, query):

@@ -3,8 +3,11 @@ import re
 import secrets
 from datetime import timedelta
 
+from psycopg2 import errors
+
 from odoo import api, fields, models
 from odoo.exceptions import MissingError, UserError, ValidationError
+from odoo.tools import SQL
 
 from ..pbx import recordings, webhooks
 from ..pbx.analysis import transcribe
@@ -78,7 +81,7 @@ class PhonePbx(models.Model):
         help="Sent by the PBX as a bearer token, or used as the key of the HMAC-SHA256 "
         "signature of the body.",
     )
-    webhook_url = fields.Char(compute="_compute_webhook_url")
+    webhook_url = fields.Char(string="Calls Webhook URL", compute="_compute_webhook_url")
     # A site with PBXes in several countries, or one line for Korean customers.
     transcription_backend = fields.Selection(
         _engine_selection,
@@ -138,7 +141,13 @@ class PhonePbx(models.Model):
         help="A directory on the Odoo server (e.g. a mount of /var/spool/asterisk/monitor)."
     )
     recording_max_mb = fields.Integer(string="Largest Recording (MB)", default=50)
-    last_sync = fields.Datetime(readonly=True, copy=False)
+    last_sync = fields.Datetime(
+        string="Last Delivery",
+        readonly=True,
+        copy=False,
+        help="When this PBX last delivered calls (webhook, listener, CDR file) or its CDR "
+        "database was last read; kept to the minute.",
+    )
     last_error = fields.Text(readonly=True, copy=False)
     call_count = fields.Integer(compute="_compute_call_count")
 
@@ -208,11 +217,43 @@ class PhonePbx(models.Model):
     def _ingest(self, items):
         """Deliver call dicts from this PBX through the one way in."""
         self.ensure_one()
+        self._touch_last_sync()
         return self.env["phone.call"]._ingest_calls(items, pbx=self)
 
+    def _touch_last_sync(self):
+        """Note the delivery, at most once a minute and never at the price of a
+        delivery: concurrent requests of one PBX skip the row another holds,
+        and a row changed since this transaction's snapshot is left as it is."""
+        query = SQL(
+            "UPDATE phone_pbx SET last_sync = now() AT TIME ZONE 'UTC' WHERE id IN ("
+            " SELECT id FROM phone_pbx WHERE id = %s AND (last_sync IS NULL"
+            " OR last_sync < now() AT TIME ZONE 'UTC' - interval '1 minute')"
+            " FOR NO KEY UPDATE SKIP LOCKED)",
+            self.id,
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                touched = self.env.cr.rowcount
+        except errors.SerializationFailure:
+            return
+        if touched:
+            self.invalidate_recordset(["last_sync"])
+
     def action_regenerate_token(self):
-        for pbx in self:
-            pbx.token = secrets.token_urlsafe(32)
+        """A new secret, shown once in a dialog with a copy button."""
+        self.ensure_one()
+        self.token = secrets.token_urlsafe(32)
+        shown = self.env["phone.pbx.token"].create({"pbx_id": self.id, "token": self.token})
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("New Secret Token"),
+            "res_model": "phone.pbx.token",
+            "res_id": shown.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
 
     def action_pull_cdr_now(self):
         self.ensure_one()

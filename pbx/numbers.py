@@ -53,6 +53,29 @@ class Number:
         """What a user should read: E.164 for outside numbers, else as given."""
         return self.e164 or self.raw
 
+    def display_in(self, country):
+        """The number as people of ``country`` (ISO alpha-2) write it: national
+        format for their own numbers ("020 555 0101", "02-1234-5678"),
+        international for the others ("+44 20 7946 0123"); as given when it is
+        not an outside number.
+
+        >>> classify("+31205550101").display_in("NL")
+        '020 555 0101'
+        >>> classify("+821012345678").display_in("KR")
+        '010-1234-5678'
+        >>> classify("+442079460123").display_in("NL")
+        '+44 20 7946 0123'
+        """
+        if not self.parsed:
+            return self.raw
+        home = phonenumbers.country_code_for_region((country or "").upper())
+        style = (
+            PhoneNumberFormat.NATIONAL
+            if home and self.parsed.country_code == home
+            else PhoneNumberFormat.INTERNATIONAL
+        )
+        return phonenumbers.format_number(self.parsed, style)
+
     # Region and validity match the number against every pattern of its country:
     # worked out only for the few numbers that need them (callers to create).
     @cached_property

@@ -18,6 +18,7 @@ from . import (
     test_menus,
     test_migration,
     test_partner_matching,
+    test_pbx_form,
     test_recordings,
     test_reporting,
     test_ringing,

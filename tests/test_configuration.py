@@ -2,6 +2,7 @@ import base64
 import io
 
 import psycopg2
+from lxml import etree
 from PIL import Image
 
 from odoo.exceptions import ValidationError
@@ -59,6 +60,10 @@ class TestConfiguration(PhoneCase):
         self.assertEqual(self.Call.search(action["domain"]), calls)
         self.assertEqual(calls[0].partner_call_ids, calls - calls[0], "the others, not itself")
         self.assertEqual(calls[0].action_open_partner()["res_id"], self.client.id)
+        # The call's "Client's Calls" button lists the client's calls, not the contact card.
+        action = calls[0].action_view_partner_calls()
+        self.assertEqual(action["res_model"], "phone.call")
+        self.assertEqual(self.Call.search(action["domain"]), calls)
         arch = self.env["res.partner"].get_view(self.env.ref("base.view_partner_form").id)["arch"]
         self.assertIn('name="action_view_phone_calls"', arch)
         self.assertIn('name="phone_calls"', arch)
@@ -136,9 +141,11 @@ class TestConfiguration(PhoneCase):
             [(False, "list"), (False, "search"), (False, "graph"), (False, "pivot")]
         )
         list_arch = views["views"]["list"]["arch"]
+        # The pictures show in the status and direction columns, under their headers.
+        self.assertIn("'picture_field': 'status_picture_url'", list_arch)
+        self.assertIn("'picture_field': 'direction_picture_url'", list_arch)
+        self.assertNotIn('nolabel="1" options="{\'size\'', list_arch)
         for field in (
-            "status_picture_url",
-            "direction_picture_url",
             "call_date",
             "call_time",
             "direction",
@@ -214,3 +221,29 @@ class TestConfiguration(PhoneCase):
         self.env["res.company"]._phone_own_numbers()
         self.env["res.company"].create({"name": "Branch", "phone": "+31 10 555 0199"})
         self.assertIn("+31105550199", self.env["res.company"]._phone_own_numbers())
+
+    def test_calls_grouped_by_day_run_newest_first_like_their_rows(self):
+        days = [self.utc(2026, 11, d, 9, 30) for d in (18, 19, 20)]
+        calls = self.Call.browse(
+            [
+                r["call_id"]
+                for r in self.ingest(
+                    *(
+                        self.call(external_id=f"day-{i}", start=day.isoformat())
+                        for i, day in enumerate(days)
+                    )
+                )
+            ]
+        )
+        arch = self.Call.get_views([(False, "list")])["views"]["list"]["arch"]
+        order = etree.fromstring(arch).get("default_order")
+        self.assertTrue(order, "the list has a default order")
+        groups = self.Call.web_read_group(
+            [("id", "in", calls.ids)], ["call_date:day"], ["__count"], order=order
+        )["groups"]
+        self.assertEqual(len(groups), 3)
+        first, last = groups[0]["call_date:day"], groups[-1]["call_date:day"]
+        self.assertGreater(first[0], last[0], "today's group comes first")
+        self.assertEqual(
+            self.Call.search([("id", "in", calls.ids)], order=order)[0].call_date.day, 20
+        )

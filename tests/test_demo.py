@@ -137,3 +137,12 @@ class TestDemo(TransactionCase):
         self.assertTrue(all(answered.mapped("user_id")))
         self.assertEqual(self.company.partner_id.tz, "Europe/Amsterdam")
         self.assertEqual(self.company._phone_timezone(), ZoneInfo("Europe/Amsterdam"))
+
+    def test_every_outside_caller_of_the_demo_is_a_client(self):
+        """A caller the demo shows answered several times can be opened as a client."""
+        incoming = self.calls.filtered(lambda c: c.direction == "incoming" and c.client_number)
+        self.assertTrue(incoming)
+        self.assertFalse(incoming.filtered(lambda c: not c.partner_id).mapped("client_number"))
+
+    def test_demo_pbx_shows_its_last_delivery(self):
+        self.assertTrue(self.pbx.last_sync, "the webhook PBX delivered the demo's calls")

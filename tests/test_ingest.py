@@ -154,8 +154,17 @@ class TestIngest(PhoneCase):
 
     def test_numbers_are_shown_normalised(self):
         call = self.ingest_one(from_number="0031 (20) 555-0101", to_number="201")
-        self.assertEqual(call.from_number, "+31205550101")
+        # As people of the company's country (NL) write their own numbers.
+        self.assertEqual(call.from_number, "020 555 0101")
         self.assertEqual(call.to_number, "201")
+        self.assertEqual(call.client_number, "+31205550101")
+        foreign = self.ingest_one(external_id="uk-1", from_number="+442079460123")
+        self.assertEqual(foreign.from_number, "+44 20 7946 0123")
+        # Found whichever way the number is typed.
+        Call = self.env["phone.call"]
+        for typed in ("+31205550101", "020 555 0101", "0205550101", "+31 20 555 0101"):
+            self.assertIn(call, Call.search([("number_search", "ilike", typed)]), typed)
+        self.assertNotIn(foreign, Call.search([("number_search", "ilike", "0205550101")]))
 
     def test_recording_and_hangup_cause_kept(self):
         call = self.ingest_one(

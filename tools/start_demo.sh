@@ -20,12 +20,26 @@ if [ -z "$odoo_managed" ]; then
     # An Odoo named by PCA_ODOO_PYTHON: the set-up installed nothing into it.
     "$odoo_python" -m pip install -q --disable-pip-version-check -r "$repo/requirements.txt"
 fi
-init=()
+odoo() { (cd "$links" && exec env PYTHONPATH="$odoo_src" "$odoo_python" -m odoo --addons-path="$addons" -d "$db" \
+    --db-filter="^$db\$" --http-interface=127.0.0.1 "$@"); }
 if ! psql -d "$db" -Atc 'select 1 from ir_module_module limit 1' >/dev/null 2>&1; then
-    init=(-i phone_call_accounting --with-demo)
-    say "creating database $db with the demo calls"
+    say "building database $db with the demo calls (about half a minute the first time)..."
+    odoo -i phone_call_accounting --with-demo --stop-after-init --http-port="$port" --log-level=warn
 fi
-say "serving database $db on http://127.0.0.1:$port (login admin, password admin)"
-cd "$links"
-exec env PYTHONPATH="$odoo_src" "$odoo_python" -m odoo --addons-path="$addons" -d "$db" \
-    --db-filter="^$db\$" "${init[@]}" --http-interface=127.0.0.1 --http-port="$port"
+say "starting Odoo on port $port..."
+odoo --http-port="$port" &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' INT TERM
+for _ in $(seq 1 120); do
+    if ! kill -0 "$server" 2>/dev/null; then
+        say "Odoo stopped before it served (its log is above)"
+        exit 1
+    fi
+    if "$odoo_python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+        "http://127.0.0.1:$port/web/health" 2>/dev/null; then
+        say "ready: database $db on http://127.0.0.1:$port (login admin, password admin)"
+        break
+    fi
+    sleep 0.5
+done
+wait "$server"

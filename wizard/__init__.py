@@ -1,1 +1,1 @@
-from . import phone_cdr_import
+from . import phone_cdr_import, phone_pbx_token

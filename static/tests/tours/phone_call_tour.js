@@ -57,6 +57,24 @@ registry.category("web_tour.tours").add("phone_call_accounting_tour", {
             trigger: '.o_form_view div[name="partner_call_ids"] .o_data_row',
         },
         {
+            content: "The Client's Calls button counts the client's calls",
+            trigger: '.o_form_view button[name="action_view_partner_calls"]:contains("2")',
+            run: "click",
+        },
+        {
+            content: "...and opens them, not the contact card",
+            trigger: '.o_breadcrumb .active:contains("Calls of Tour Client")',
+        },
+        {
+            content: "Both calls of the client are listed",
+            trigger: ".o_list_view .o_data_row:nth-child(2)",
+        },
+        {
+            content: "Back to the call",
+            trigger: ".o_breadcrumb .breadcrumb-item:last-child a",
+            run: "click",
+        },
+        {
             content: "Go to the client",
             trigger: '.o_form_view button[name="action_open_partner"]',
             run: "click",
