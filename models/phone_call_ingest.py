@@ -106,8 +106,10 @@ class PhoneCall(models.Model):
         zone = company._phone_timezone()
         for clean in cleaned.values():
             clean["client"] = numbers.classify(client_number_of(clean), country)
+        # The callers created here go again if none of their calls lands.
+        new_callers = set()
         partners = self.env["res.partner"]._phone_match_or_create(
-            [c["client"] for c in cleaned.values()], company
+            [c["client"] for c in cleaned.values()], company, created=new_callers
         )
         tariffs = self.env["phone.tariff"]._tariffs_for(company, pbx)
         for clean in cleaned.values():
@@ -122,11 +124,13 @@ class PhoneCall(models.Model):
         keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
         existing = self._lock_and_fetch(keys)
         to_create, to_update, repeats, results = {}, [], [], {}
+        used = set()  # the partners the landed calls refer to
         for index, clean in cleaned.items():
             vals = self._ingest_values(clean, partners, users, company, country)
             key = (clean["source"], clean["external_id"])
             if key in existing:
                 call = existing[key]
+                used.add(vals["partner_id"])
                 # Delivered again unchanged (a retry, a re-imported file): written nowhere.
                 if changes := _redelivery_changes(call, vals):
                     to_update.append((call, changes))
@@ -142,13 +146,11 @@ class PhoneCall(models.Model):
                     if not vals[fname]:
                         del vals[fname]
                 to_create[key] = (index, vals)
-        if to_update:
-            self.browse(call.id for call, _changes in to_update)._lock_quietly()
-            for call, changes in to_update:
-                call.write(changes)
+        moved = self._ingest_update(to_update)
         created = self._ingest_create([vals for _index, vals in to_create.values()])
-        for (key, (index, _vals)), (call, reason) in zip(to_create.items(), created, strict=True):
+        for (key, (index, vals)), (call, reason) in zip(to_create.items(), created, strict=True):
             if call:
+                used.add(vals.get("partner_id"))
                 existing[key] = call
                 results[index] = _result("created", cleaned[index], call.id)
             else:
@@ -158,9 +160,25 @@ class PhoneCall(models.Model):
                 results[index] = _result("updated", cleaned[index], existing[key].id)
             else:
                 results[index] = _rejected(cleaned[index], results[to_create[key][0]]["reason"])
+        # No caller without a call: one created for calls that did not land, or
+        # left by a call that moved to another number, goes with them.
+        if unused := (new_callers | set(moved.values())) - used:
+            self.env["res.partner"]._phone_drop_unused_callers(unused, moved_calls=moved)
         landed = self.browse(r["call_id"] for r in results.values() if r["call_id"])
         landed._process_callbacks()
         return results
+
+    def _ingest_update(self, to_update):
+        """Write the changes of redelivered calls; return {call id: the caller
+        it moved away from} for the calls now from another number."""
+        moved = {}
+        if to_update:
+            self.browse(call.id for call, _changes in to_update)._lock_quietly()
+            for call, changes in to_update:
+                if "partner_id" in changes and call.partner_id.phone_caller_number:
+                    moved[call.id] = call.partner_id.id
+                call.write(changes)
+        return moved
 
     def _unchanged_redeliveries(self, cleaned):
         """{index: call id} of the items whose call is stored exactly as delivered."""

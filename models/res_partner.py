@@ -1,3 +1,4 @@
+import logging
 import re
 
 from psycopg2 import errors
@@ -9,6 +10,7 @@ from odoo.tools import SQL
 from ..pbx import numbers
 from .phone_call_ingest import committed_since_snapshot
 
+_logger = logging.getLogger(__name__)
 _NON_DIGITS = re.compile(r"\D")
 _AUTO_CREATE_CONTEXT = {"tracking_disable": True, "mail_create_nolog": True}
 # Computed fields of an auto-created caller whose value its INSERT holds already.
@@ -98,14 +100,19 @@ class ResPartner(models.Model):
         return action
 
     @api.model
-    def _phone_match_or_create(self, client_numbers, company):
-        """Map each outside E.164 number to a partner, creating unknown callers."""
+    def _phone_match_or_create(self, client_numbers, company, created=None):
+        """Map each outside E.164 number to a partner, creating unknown callers.
+
+        ``created``, a set when given, receives the ids of the callers created.
+        """
         wanted = self._phone_wanted(client_numbers)
         found = self._phone_match(wanted, company)
         unknown = [n for e164, n in wanted.items() if e164 not in found]
         if unknown and company.phone_auto_create_partner:
             found.update(
-                self.sudo().with_context(active_test=True)._phone_create_callers(unknown, company)
+                self.sudo()
+                .with_context(active_test=True)
+                ._phone_create_callers(unknown, company, created)
             )
         return found
 
@@ -189,8 +196,11 @@ class ResPartner(models.Model):
         return result
 
     @api.model
-    def _phone_create_callers(self, client_numbers, company):
-        """Create one partner per unknown, valid, outside number."""
+    def _phone_create_callers(self, client_numbers, company, created=None):
+        """Create one partner per unknown, valid, outside number.
+
+        ``created``, a set when given, receives the ids of the partners created.
+        """
         creatable = sorted(
             {n.e164: n for n in client_numbers if n.valid}.values(),
             key=lambda n: n.e164,
@@ -204,14 +214,14 @@ class ResPartner(models.Model):
             "FROM unnest(%s::text[]) AS n",
             [[n.e164 for n in creatable]],
         )
-        created = {
+        callers = {
             p.phone_caller_number: p
             for p in self.search_fetch(
                 [("phone_caller_number", "in", [n.e164 for n in creatable])],
                 ["phone_caller_number", "phone_client_type_id"],
             )
         }
-        unseen = [n.e164 for n in creatable if n.e164 not in created]
+        unseen = [n.e164 for n in creatable if n.e164 not in callers]
         if unseen and committed_since_snapshot(
             self.env,
             SQL(
@@ -220,7 +230,7 @@ class ResPartner(models.Model):
             ),
         ):
             raise ConcurrencyError("caller created concurrently")
-        todo = [n for n in creatable if n.e164 not in created]
+        todo = [n for n in creatable if n.e164 not in callers]
         countries = {
             c.code: c.id
             for c in self.env["res.country"].search_fetch(
@@ -239,8 +249,10 @@ class ResPartner(models.Model):
                 f"caller created concurrently ({exc.diag.constraint_name})"
             ) from exc
         for partner, number in zip(new, todo, strict=True):
-            created[number.e164] = partner
-        return created
+            callers[number.e164] = partner
+        if created is not None:
+            created.update(new.ids)
+        return callers
 
     def _phone_insert_callers(self, todo, countries, client_type):
         new = self.with_context(**_AUTO_CREATE_CONTEXT).create(
@@ -271,3 +283,71 @@ class ResPartner(models.Model):
         # The unique index is checked at INSERT: flushed inside the caller's savepoint.
         new.flush_recordset()
         return new
+
+    @api.model
+    def _phone_drop_unused_callers(self, partner_ids, moved_calls=()):
+        """Delete the callers among ``partner_ids`` left without a call.
+
+        A caller is created for a batch before its calls land: a call the
+        database then refuses, or that a later delivery moves to another number
+        (``moved_calls``, the ids of the calls this transaction moved), leaves it
+        with none. Only a caller nobody touched goes: still the unknown caller's
+        (phone and activity unchanged), never written since its creation, with
+        no message, activity, contact or user of its own.
+        """
+        if not partner_ids:
+            return self.browse()
+        # Locked first: no call of another transaction can take it from here on.
+        query = SQL(
+            "SELECT id FROM res_partner WHERE id = ANY(%s) AND phone_caller_number IS NOT NULL"
+            " ORDER BY id FOR UPDATE",
+            sorted(partner_ids),
+        )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                locked = [partner_id for (partner_id,) in self.env.cr.fetchall()]
+        except errors.SerializationFailure as exc:
+            raise ConcurrencyError("caller changed concurrently") from exc
+        self.env["phone.call"].flush_model(["partner_id"])
+        used = {
+            partner_id
+            for (partner_id,) in self.env.execute_query(
+                SQL("SELECT DISTINCT partner_id FROM phone_call WHERE partner_id = ANY(%s)", locked)
+            )
+        }
+        partners = (
+            self.sudo()
+            .with_context(active_test=False)
+            .browse(p for p in locked if p not in used)
+            .filtered(
+                lambda p: (
+                    p.active
+                    and p.write_date == p.create_date
+                    and not (p.message_ids or p.activity_ids or p.child_ids or p.user_ids)
+                )
+            )
+        )
+        if not partners:
+            return partners
+        # A call committed by another transaction after this one's snapshot is
+        # invisible here: start again on a fresh snapshot, which sees it.
+        if committed_since_snapshot(
+            self.env,
+            SQL(
+                "SELECT 1 FROM phone_call WHERE partner_id = ANY(%s) AND NOT id = ANY(%s) LIMIT 1",
+                partners.ids,
+                list(moved_calls),
+            ),
+        ):
+            raise ConcurrencyError("call of a caller delivered concurrently")
+        numbers = partners.mapped("phone_caller_number")
+        try:
+            with self.env.cr.savepoint():
+                partners.unlink()
+        except Exception:  # noqa: BLE001 - a record of another module refers to it: it stays
+            _logger.info("Callers without a call kept, in use elsewhere: %s", numbers)
+            self.env.invalidate_all()
+            return self.browse()
+        _logger.info("Callers left without a call removed: %s", numbers)
+        return partners

@@ -136,6 +136,8 @@ class TestWebhookFuzz(HttpCase):
     def test_fuzzed_calls_webhook(self):
         maker = BodyMaker(SEED)
         url = f"/phone_call_accounting/pbx/{self.pbx.id}/calls"
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        last_partner = Partner.search([], order="id desc", limit=1).id
         statuses, landed, landed_numbers = {}, 0, set()
         for _ in range(BODIES):
             body = maker.body()
@@ -158,12 +160,23 @@ class TestWebhookFuzz(HttpCase):
         calls = self.env["phone.call"].search([("pbx_id", "=", self.pbx.id)])
         self.assertEqual(len(calls), len(set(calls.mapped("external_id"))))
         self.assertNotIn("True", calls.mapped("external_id"))
-        # A later delivery may move a call to another number; but every caller was
-        # created for a call that landed.
-        callers = self.env["res.partner"].search([("phone_caller_number", "!=", False)])
+        # Every caller was created for a call that landed.
+        callers = Partner.search([("phone_caller_number", "!=", False)])
         self.assertTrue(callers)
         orphans = callers.filtered(lambda p: p.phone_caller_number not in landed_numbers)
         self.assertFalse(orphans.mapped("phone_caller_number"), "a caller created without its call")
+        # And still has one: no partner without a call, whatever the database refused
+        # or a later delivery of the same call id moved to another number.
+        created = Partner.search([("id", ">", last_partner)])
+        self.assertFalse(created - callers, "the webhook creates callers only")
+        self.env.flush_all()
+        calls_of = dict(
+            self.env["phone.call"]._read_group(
+                [("partner_id", "in", created.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        without_call = created.filtered(lambda p: not calls_of.get(p))
+        self.assertFalse(without_call.mapped("phone_caller_number"), "a partner without a call")
 
     def test_fuzzed_ringing_and_recording_uploads(self):
         maker = BodyMaker(SEED + 1)

@@ -209,6 +209,63 @@ class TestIngest(PhoneCase):
             self.Call.search_count([("external_id", "in", ["ok-1", "ok-2", "boom"])]), 2
         )
 
+    def test_database_refusal_leaves_no_caller_behind(self):
+        """The caller is created for the batch before the database refuses its call."""
+        self.env.cr.execute(
+            "ALTER TABLE phone_call ADD CONSTRAINT test_no_boom CHECK (hangup_cause <> 'boom')"
+        )
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        with mute_logger("odoo.sql_db", "odoo.addons.phone_call_accounting.models"):
+            results = self.ingest(
+                self.call(external_id="ok-1", from_number="+31104567801"),
+                self.call(external_id="boom", from_number="+31104567802", hangup_cause="boom"),
+                # Refused too, but its caller has a call that landed.
+                self.call(external_id="boom-2", from_number="+31104567801", hangup_cause="boom"),
+            )
+        self.assertEqual([r["result"] for r in results], ["created", "rejected", "rejected"])
+        self.assertFalse(Partner.search([("phone_sanitized", "=", "+31104567802")]))
+        kept = Partner.search([("phone_sanitized", "=", "+31104567801")])
+        self.assertEqual(kept.phone_call_ids, self.Call.browse(results[0]["call_id"]))
+
+    def test_a_call_moved_to_another_number_takes_its_untouched_caller_along(self):
+        item = self.call(external_id="moved", from_number="+31104567811")
+        first = self.ingest_one(**item).partner_id
+        self.assertEqual(first.phone_caller_number, "+31104567811")
+        call = self.ingest_one(**{**item, "from_number": "+31104567812"})
+        self.assertEqual(call.partner_id.phone_caller_number, "+31104567812")
+        self.assertFalse(first.exists(), "created for that call alone, it goes with it")
+        # A caller someone worked on stays, call or no call.
+        item = self.call(external_id="moved-2", from_number="+31104567821")
+        touched = self.ingest_one(**item).partner_id
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE res_partner SET write_date = create_date - interval '1 hour' WHERE id = %s",
+            [touched.id],
+        )
+        self.env.invalidate_all()
+        self.ingest_one(**{**item, "from_number": "+31104567822"})
+        self.assertTrue(touched.exists())
+
+    def test_unknown_key_is_rejected_by_name_and_stores_nothing(self):
+        # A misspelt talk time would store an answered call of 0 s.
+        item = self.call(external_id="misspelt", from_number="+31104567831", talk_secs=95)
+        del item["talk_seconds"]
+        [result] = self.ingest(item)
+        self.assertEqual(result["result"], "rejected")
+        self.assertIn("unknown key 'talk_secs' (known keys: ", result["reason"])
+        self.assertFalse(self.Call.search([("external_id", "=", "misspelt")]))
+        self.assertFalse(self.env["res.partner"].search([("phone_sanitized", "=", "+31104567831")]))
+
+    def test_values_the_database_refuses_or_no_call_has_are_rejected_before_the_insert(self):
+        with self.assertNoLogs("odoo.addons.phone_call_accounting.models", "WARNING"):
+            results = self.ingest(
+                self.call(external_id="nul-source", source="pbx\x00a"),
+                self.call(external_id="far-end", end="9999-12-31T23:59:59Z"),
+            )
+        self.assertEqual([r["result"] for r in results], ["rejected", "rejected"])
+        self.assertIn("source contains a control character", results[0]["reason"])
+        self.assertIn("end 9999-12-31T23:59:59+00:00 is not a plausible", results[1]["reason"])
+
     def test_callers_default_keys_fill_nothing(self):
         # As when ingestion runs from a partner's Calls list, which opens with them.
         called_from = self.Call.with_context(
