@@ -62,7 +62,11 @@ class PhoneCall(models.Model):
         string="Overtalk", readonly=True, aggregator="sum", help="Both sides speaking at once."
     )
     transcript = fields.Text(readonly=True, copy=False)
-    keyword_ids = fields.Many2many("phone.keyword", string="Mentions", readonly=True, copy=False)
+    # Tracked: the chatter says what was mentioned under the field's label,
+    # which each reader sees in their own language.
+    keyword_ids = fields.Many2many(
+        "phone.keyword", string="Mentions", readonly=True, copy=False, tracking=True
+    )
     # [{"keyword", "start", "end", "heard", "source"}]: where each keyword was said
     keyword_hits = fields.Json(readonly=True, copy=False)
     keyword_hits_html = fields.Html(
@@ -269,18 +273,14 @@ class PhoneCall(models.Model):
                 or False,
             }
         )
-        if flagged:
-            self.message_post(
-                body=self.env._("The conversation mentions: %s", ", ".join(flagged.mapped("name"))),
-                message_type="comment",
-                subtype_xmlid="mail.mt_note",
-            )
         reviewer = self.company_id._phone_review_users()[:1]
         if flagged.filtered("review") and reviewer and not self.keyword_review_scheduled:
-            call = self.with_context(lang=reviewer.lang)
-            call.activity_schedule(
+            # The activity type's name says what to do, shown in each reader's
+            # language; the summary holds only the company's own words.
+            self.activity_schedule(
                 "phone_call_accounting.mail_activity_type_keyword_review",
-                summary=call.env._("Review call mentioning %s", ", ".join(flagged.mapped("name"))),
+                summary=", ".join(flagged.mapped("name")),
+                note="",
                 user_id=reviewer.id,
                 date_deadline=fields.Date.context_today(self),
             )

@@ -222,17 +222,12 @@ class PhoneCall(models.Model):
             reviewer = reviewers[company]
             if not reviewer:
                 continue  # left pending: the cron's domain skips it until someone can review
-            # Written in the reviewer's language: the cron's own is nobody's.
-            call = call.with_context(lang=reviewer.lang)
+            # The activity type's name ("Review long call") is shown in each
+            # reader's language; the summary holds only figures.
             call.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=call.env._(
-                    "Review long call (%(minutes)s min)", minutes=round(call.duration / 60)
-                ),
-                note=call.env._(
-                    "This call lasted longer than the %(limit)s minutes allowed.",
-                    limit=company.phone_long_call_minutes,
-                ),
+                summary=_hms(call.duration),
+                note="",
                 user_id=reviewer.id,
                 date_deadline=fields.Date.context_today(call),
             )
@@ -264,3 +259,8 @@ def _needs_callback(call):
 def _too_long(talk_seconds, cost, company):
     minutes, max_cost = company.phone_long_call_minutes, company.phone_long_call_cost
     return (bool(minutes) and talk_seconds > minutes * 60) or (bool(max_cost) and cost > max_cost)
+
+
+def _hms(seconds):
+    seconds = int(seconds or 0)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

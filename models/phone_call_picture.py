@@ -17,7 +17,8 @@ class PhoneCallPicture(models.Model):
         required=True,
         help="The status or direction this picture stands for.",
     )
-    name = fields.Char(compute="_compute_name", store=True)
+    # In the reader's language: the labels of the call's own fields.
+    name = fields.Char(compute="_compute_name", search="_search_name")
     sequence = fields.Integer(default=10)
     image = fields.Image(string="Picture", max_width=128, max_height=128, required=True)
 
@@ -27,8 +28,12 @@ class PhoneCallPicture(models.Model):
 
     @api.model
     def _selection_value(self):
+        # A callable selection is not translated by Odoo: the labels come
+        # translated from the call's own fields.
         call = self.env["phone.call"]
-        return call._fields["status"].selection + call._fields["direction"].selection
+        return call._fields["status"]._description_selection(self.env) + call._fields[
+            "direction"
+        ]._description_selection(self.env)
 
     @api.constrains("kind", "value")
     def _check_value(self):
@@ -43,11 +48,21 @@ class PhoneCallPicture(models.Model):
                 )
 
     @api.depends("kind", "value")
+    @api.depends_context("lang")
     def _compute_name(self):
         labels = dict(self._selection_value())
-        kinds = dict(KINDS)
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
         for picture in self:
             picture.name = f"{kinds.get(picture.kind, '')}: {labels.get(picture.value, '')}"
+
+    def _search_name(self, operator, value):
+        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):
+            return NotImplemented
+        wanted = value.strip().lower()
+        matches = self.search_fetch([], ["kind", "value"]).filtered(
+            lambda p: wanted in p.name.lower()
+        )
+        return [("id", "in", matches.ids)]
 
     @api.model
     def _picture_urls(self):

@@ -32,9 +32,9 @@ WEBHOOK_FORMATS = [
 
 
 def _tz_selection(self):
-    # res.partner's tz selection is a plain list in some Odoo 19 builds, a function in others.
-    selection = self.env["res.partner"]._fields["tz"].selection
-    return selection(self.env["res.partner"]) if callable(selection) else list(selection)
+    # res.partner's zones with their labels in the reader's language, as Settings
+    # shows them (a callable selection of our own would not be translated).
+    return self.env["res.partner"]._fields["tz"]._description_selection(self.env)
 
 
 class PhonePbx(models.Model):

@@ -103,9 +103,37 @@ class PhonePbx(models.Model):
                 ring_timeout=max(pbx.dial_ring_seconds, 5),
             )
         except originate.OriginateError as exc:
+            # The technical detail (address, errno, AMI text) is for the log.
             _logger.warning("Click to dial for %s failed: %s", user.login, exc)
-            raise UserError(self.env._("Your phone could not be rung: %s", str(exc))) from exc
+            raise UserError(_dial_failure(self.env, exc.kind, pbx.name)) from exc
         _logger.info(
             "Click to dial: %s (%s) -> %s through PBX %s", user.login, channel, target, pbx.name
         )
         return {"pbx": pbx, "channel": channel, "exten": target}
+
+
+def _dial_failure(env, kind, pbx_name):
+    """What a user reads when the PBX did not ring their phone, in their language."""
+    messages = {
+        "unreachable": env._(
+            "Your phone could not be rung: the PBX %s cannot be reached. "
+            "Ask your administrator to check its address and that it is running.",
+            pbx_name,
+        ),
+        "login": env._(
+            "Your phone could not be rung: the PBX %s refused the connection's user name "
+            "or secret. Ask your administrator to check them on the PBX form.",
+            pbx_name,
+        ),
+        "timeout": env._(
+            "Your phone could not be rung: the PBX %s did not answer in time. Try again.",
+            pbx_name,
+        ),
+        "refused": env._(
+            "Your phone could not be rung: the PBX %s refused to dial this number.", pbx_name
+        ),
+    }
+    return messages.get(
+        kind,
+        env._("Your phone could not be rung: the PBX %s settings are incomplete.", pbx_name),
+    )

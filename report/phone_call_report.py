@@ -19,7 +19,7 @@ class PhoneCallReport(models.Model):
     _rec_name = "call_date"
     _order = "call_date desc"
 
-    call_id = fields.Many2one("phone.call", readonly=True)
+    call_id = fields.Many2one("phone.call", string="Call Record", readonly=True)
     call_date = fields.Date(readonly=True)
     call_hour = fields.Integer(string="Hour of Day", readonly=True, aggregator=False)
     direction = fields.Selection(DIRECTIONS, readonly=True)
@@ -35,12 +35,14 @@ class PhoneCallReport(models.Model):
     answered_count = fields.Integer(string="Answered Calls", readonly=True, aggregator="sum")
     missed_count = fields.Integer(string="Missed Calls", readonly=True, aggregator="sum")
     not_called_back_count = fields.Integer(
-        string="Missed, Not Called Back", readonly=True, aggregator="sum"
+        string="Not Called Back", readonly=True, aggregator="sum"
     )
     answer_rate = fields.Float(
+        string="Incoming Answer Rate",
         readonly=True,
         aggregator="avg",
-        help="Answered incoming calls out of all incoming calls.",
+        help="Answered incoming calls out of all incoming calls; blank for outgoing and "
+        "internal calls, which nobody answers for the company.",
     )
     ring_seconds = fields.Integer(string="Ring Time", readonly=True, aggregator="sum")
     ring_seconds_avg = fields.Float(

@@ -87,20 +87,23 @@ class TestClickToDial(PhoneCase):
         self.pbx.ami_port = closed_port()
         started = time.monotonic()
         with self.assertRaisesRegex(
-            UserError, r"Your phone could not be rung: cannot reach the PBX at 127\.0\.0\.1:"
-        ):
+            UserError, r"Your phone could not be rung: the PBX .* cannot be reached"
+        ) as caught:
             self.agent.with_user(self.agent).action_phone_dial("+31205550101")
         self.assertLess(time.monotonic() - started, 2)
+        # The system's words (address, errno) are for the log, not the user.
+        self.assertNotIn("127.0.0.1", str(caught.exception))
+        self.assertNotIn("Errno", str(caught.exception))
 
     @mute_logger("odoo.addons.phone_call_accounting.models.phone_pbx")
     def test_refused_login_and_refused_originate(self):
         self.pbx.ami_secret = "wrong"
-        with self.assertRaisesRegex(UserError, "refused the AMI login"):
+        with self.assertRaisesRegex(UserError, "refused the connection's user name or secret"):
             self.agent.with_user(self.agent).action_phone_dial("+31205550101")
         self.pbx.ami_secret = "ami-secret"
         self.ami.originate_reply = "error"
         self.ami.originate_message = "Extension does not exist."
-        with self.assertRaisesRegex(UserError, "refused to dial 0205550101"):
+        with self.assertRaisesRegex(UserError, "refused to dial this number"):
             self.agent.with_user(self.agent).action_phone_dial("+31205550101")
 
     def test_dial_info(self):

@@ -1,5 +1,6 @@
 import io
 import os
+import re
 import shutil
 import subprocess
 
@@ -48,7 +49,7 @@ class TestKorean(TransactionCase):
             "user_id": "직원",
             "partner_id": "고객",
             "client_type_id": "고객 유형",
-            "duration": "통화 시간",
+            "duration": "대화 시간",
             "is_too_long": "장시간 통화",
             "cost": "비용",
             "keyword_ids": "언급된 키워드",
@@ -68,7 +69,7 @@ class TestKorean(TransactionCase):
         # The list view itself: its arch labels and the fields it sends along.
         views = Call.get_views([(False, "list")])
         arch = views["views"]["list"]["arch"]
-        for label in ("통화 시각", "총 통화 시간", "총 비용"):
+        for label in ("통화 시각", "총 대화 시간", "총 비용"):
             self.assertIn(label, arch)
         self.assertNotIn('string="Call Time"', arch)
         view_fields = views["models"]["phone.call"]["fields"]
@@ -100,6 +101,41 @@ class TestKorean(TransactionCase):
                 labels.setdefault(desc["string"], []).append(name)
         same = {label: names for label, names in labels.items() if len(names) > 1}
         self.assertFalse(same, "fields sharing a Korean label")
+
+    def test_report_labels_are_distinct(self):
+        """Reporting's Custom Group lists the report's fields by label."""
+        labels = {}
+        Report = self.env_ko["phone.call.report"]
+        for name, desc in Report.fields_get([], ["string"]).items():
+            if Report._fields[name]._module == MODULE:
+                labels.setdefault(desc["string"], []).append(name)
+        same = {label: names for label, names in labels.items() if len(names) > 1}
+        self.assertFalse(same, "report fields sharing a Korean label")
+
+    def test_talk_time_and_call_time_read_apart(self):
+        fields_ko = self.env_ko["phone.call"].fields_get(["duration", "call_time"], ["string"])
+        talk, start = fields_ko["duration"]["string"], fields_ko["call_time"]["string"]
+        self.assertNotEqual(talk[:2], start[:2], f"{talk} / {start}")
+
+    def test_pictures_are_named_in_korean(self):
+        names = self.env_ko["phone.call.picture"].search([]).mapped("name")
+        self.assertIn("상태: 응답", names)
+        self.assertIn("방향: 수신", names)
+        self.assertFalse([n for n in names if re.search(r"[A-Za-z]", n)], names)
+        values = dict(self.env_ko["phone.call.picture"].fields_get(["value"])["value"]["selection"])
+        self.assertEqual((values["answered"], values["incoming"]), ("응답", "수신"))
+
+    def test_pbx_time_zone_reads_as_in_settings(self):
+        pbx_zones = dict(self.env_ko["phone.pbx"].fields_get(["timezone"])["timezone"]["selection"])
+        partner_zones = dict(self.env_ko["res.partner"].fields_get(["tz"])["tz"]["selection"])
+        self.assertEqual(pbx_zones["Europe/Amsterdam"], partner_zones["Europe/Amsterdam"])
+
+    def test_dial_failure_is_said_in_korean_without_system_words(self):
+        from ..models.phone_pbx_dial import _dial_failure
+
+        for kind in ("unreachable", "login", "timeout", "refused", "invalid"):
+            message = _dial_failure(self.env_ko, kind, "본사 PBX")
+            self.assertFalse(re.search(r"[A-Za-z]{3,}", message.replace("PBX", "")), message)
 
     def test_data_records(self):
         activity = self.env_ko.ref(f"{MODULE}.mail_activity_type_callback")

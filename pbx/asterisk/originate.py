@@ -37,7 +37,15 @@ _sequence = itertools.count(1)
 
 
 class OriginateError(Exception):
-    """Click to dial failed; ``str()`` says why, in words for the user."""
+    """Click to dial failed; ``str()`` says why, for the log.
+
+    ``kind`` names the failure for a user's message in the user's language:
+    ``unreachable``, ``login``, ``timeout``, ``refused`` or ``invalid``.
+    """
+
+    def __init__(self, message, kind="invalid"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def dialling_form(raw, country=None, international_prefix="00", outside_prefix=""):
@@ -132,21 +140,25 @@ def originate(
             response = manager.send_action(action, timeout=left())
         except ManagerAuthException as exc:
             raise OriginateError(
-                f"the PBX at {where} refused the AMI login of {username!r}: {exc}"
+                f"the PBX at {where} refused the AMI login of {username!r}: {exc}", "login"
             ) from exc
         except ManagerTimeout as exc:
             raise OriginateError(
-                f"the PBX at {where} did not answer within {timeout:g} seconds"
+                f"the PBX at {where} did not answer within {timeout:g} seconds", "timeout"
             ) from exc
         except ManagerSocketException as exc:
-            raise OriginateError(f"cannot reach the PBX at {where}: {exc.args[-1]}") from exc
+            raise OriginateError(
+                f"cannot reach the PBX at {where}: {exc.args[-1]}", "unreachable"
+            ) from exc
         except ManagerException as exc:
-            raise OriginateError(f"the connection to the PBX at {where} failed: {exc}") from exc
+            raise OriginateError(
+                f"the connection to the PBX at {where} failed: {exc}", "unreachable"
+            ) from exc
         except ValueError as exc:  # a line break in a value, refused by encode_action
             raise OriginateError(str(exc)) from exc
         if (response.get_header("Response", "") or "").lower() != "success":
             reason = response.get_header("Message", "") or "no reason given"
-            raise OriginateError(f"the PBX at {where} refused to dial {exten}: {reason}")
+            raise OriginateError(f"the PBX at {where} refused to dial {exten}: {reason}", "refused")
         return action_id
     finally:
         remaining = deadline - time.monotonic()

@@ -84,8 +84,9 @@ def test_silent_pbx_times_out_within_the_timeout(ami):
 def test_unreachable_port_is_a_clear_error_at_once():
     port = closed_port()
     started = time.monotonic()
-    with pytest.raises(OriginateError, match=f"cannot reach the PBX at 127.0.0.1:{port}"):
+    with pytest.raises(OriginateError, match=f"cannot reach the PBX at 127.0.0.1:{port}") as info:
         originate("127.0.0.1", port, "odoo", "x", "PJSIP/201", "0205550101", "from-internal")
+    assert info.value.kind == "unreachable"
     assert time.monotonic() - started < 1
 
 
