@@ -52,6 +52,7 @@
             "phone_call_accounting/static/src/ringing/**/*",
             "phone_call_accounting/static/src/dial/**/*",
             "phone_call_accounting/static/src/callbacks/**/*",
+            "phone_call_accounting/static/src/calendar/**/*",
         ],
         # Odoo loads its graph view lazily (web.assets_backend_lazy): a patch of it
         # must be in the same bundle, or every page logs an unmet dependency.

@@ -4,6 +4,9 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 CALLBACK_STATES = [("none", "Not Needed"), ("pending", "To Call Back"), ("done", "Called Back")]
+# Tells the Phone users' web clients that the calls to call back changed: each
+# counts its own again (the navbar counter), whatever worker made the change.
+CALLBACKS_NOTIFICATION = "phone_call_accounting/callbacks"
 
 
 class PhoneCall(models.Model):
@@ -47,6 +50,41 @@ class PhoneCall(models.Model):
         "(client_number, call_start) WHERE callback_state = 'pending'"
     )
     _too_long_idx = models.Index("(id) WHERE is_too_long")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        calls = super().create(vals_list)
+        self._callbacks_changed(calls._pending_companies())
+        return calls
+
+    def write(self, vals):
+        watched = "callback_state" in vals or "company_id" in vals
+        before = self._pending_companies() if watched else None
+        result = super().write(vals)
+        if watched and (changed := before | self._pending_companies()):
+            self._callbacks_changed(changed)
+        return result
+
+    def unlink(self):
+        self._callbacks_changed(self._pending_companies())
+        return super().unlink()
+
+    def _pending_companies(self):
+        return self.filtered(lambda call: call.callback_state == "pending").sudo().company_id
+
+    @api.model
+    def _callbacks_changed(self, companies):
+        """Tell the Phone users of ``companies`` that their calls to call back
+        changed: once per transaction and company, on the Phone users' group
+        channel (each of their web clients listens there, whichever worker
+        serves it); each client counts its own calls again."""
+        sent = self.env.cr.precommit.data.setdefault("phone_call_accounting.callbacks", set())
+        new = set(companies.ids) - sent
+        if not new:
+            return
+        sent.update(new)
+        group = self.env.ref("phone_call_accounting.group_phone_user").sudo()
+        group._bus_send(CALLBACKS_NOTIFICATION, {"company_ids": sorted(new)})
 
     @api.depends("duration", "cost", "company_id")
     def _compute_is_too_long(self):
@@ -234,14 +272,19 @@ class PhoneCall(models.Model):
             call.review_scheduled = True
 
     def action_mark_called_back(self):
-        """Settle missed calls by hand (called back from a mobile, by e-mail...)."""
+        """Settle missed calls by hand (called back from a mobile, by e-mail...).
+
+        Phone users may, though they write no calls otherwise: the calls they can
+        read, their call-back state and the client's call-back activity only.
+        """
+        self.check_access("read")
         pending = self.filtered(lambda call: call.callback_state == "pending")
-        pending.write({"callback_state": "done"})
+        pending.sudo().write({"callback_state": "done"})
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
-        still_waiting = self.search(
+        still_waiting = self.sudo().search(
             [("callback_state", "=", "pending"), ("partner_id", "in", pending.partner_id.ids)]
         )
-        for partner in pending.partner_id - still_waiting.partner_id:
+        for partner in pending.sudo().partner_id - still_waiting.partner_id:
             partner.activity_ids.filtered(
                 lambda a: a.activity_type_id == activity_type
             ).action_feedback(feedback=self.env._("Marked called back by %s", self.env.user.name))

@@ -1,6 +1,10 @@
 import logging
+import math
+
+import phonenumbers
 
 from odoo import fields, models
+from odoo.tools.misc import format_date
 
 from ..pbx import numbers, ringing
 
@@ -90,10 +94,13 @@ class PhonePbx(models.Model):
                 limit=3,
                 order="call_start desc, id desc",
             )
+            # Dated as the calls list dates them (the company's call time zone, 24-hour
+            # time): the browser's own zone may be another.
             last_calls = [
                 {
                     "id": call.id,
                     "start": fields.Datetime.to_string(call.call_start),
+                    "when": f"{format_date(env, call.call_date)} {float_time(call.call_time)}",
                     "direction": call.direction,
                     "direction_label": directions.get(call.direction, call.direction),
                     "status": call.status,
@@ -102,17 +109,23 @@ class PhonePbx(models.Model):
                 }
                 for call in calls
             ]
-        can_create = (
-            creatable
-            and number.kind == numbers.EXTERNAL
-            and number.valid
-            and not partner
-            and env["res.partner"].has_access("create")
-        )
+        # Any outside number a phone can dial may become a client, also one that the
+        # numbering plan does not list (yet): the caller is on the line.
+        unknown_caller = number.kind == numbers.EXTERNAL and not partner
+        may_create = env["res.partner"].has_access("create")
+        can_create = creatable and unknown_caller and may_create
+        no_create_reason = False
+        if unknown_caller and not can_create:
+            no_create_reason = (
+                env._("One of the company's own numbers.")
+                if not creatable
+                else env._("You may not create contacts: ask a colleague to add this caller.")
+            )
         default_type = self.company_id.phone_default_client_type_id
+        region = can_create and _region(number)
         country = (
-            env["res.country"].sudo().search([("code", "=", number.region)], limit=1)
-            if can_create and number.region
+            env["res.country"].sudo().search([("code", "=", region)], limit=1)
+            if region
             else env["res.country"]
         )
         return {
@@ -135,6 +148,7 @@ class PhonePbx(models.Model):
             "last_calls": last_calls,
             "can_open": can_open,
             "can_create": can_create,
+            "no_create_reason": no_create_reason,
             "create_defaults": {
                 "default_phone": number.e164,
                 "default_phone_client_type_id": default_type.id or False,
@@ -143,3 +157,24 @@ class PhonePbx(models.Model):
             if can_create
             else False,
         }
+
+
+def float_time(hours):
+    """``hours`` (a float) as "HH:MM:SS", exactly as the web client's float_time
+    field shows it with seconds (the calls list's Call Time)."""
+    milliseconds = round(abs(hours or 0.0) * 3600000)
+    hour = math.floor(abs(hours or 0.0))
+    left = milliseconds - hour * 3600000
+    minute, second = left // 60000, (left % 60000) // 1000
+    if minute == 60:
+        hour, minute = hour + 1, 0
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _region(number):
+    """The caller's country: by the number, else the main one of its country code
+    (a number outside the numbering plan has no region of its own)."""
+    region = number.region
+    if not region and number.parsed:
+        region = phonenumbers.region_code_for_country_code(number.parsed.country_code)
+    return region if region and region != phonenumbers.UNKNOWN_REGION else False

@@ -88,6 +88,11 @@ class ResUsers(models.Model):
         }
 
     @api.model
+    def phone_call_timezone(self):
+        """The time zone that dates the current company's calls (for the calendar)."""
+        return self.env.company._phone_settings()[1]
+
+    @api.model
     def phone_dial_info(self):
         """Whether the current user can click to dial (for the phone field's button)."""
         user = self.env.user

@@ -1,7 +1,12 @@
-from odoo import fields
-from odoo.tests import new_test_user, tagged
+import json
+from datetime import timedelta
 
-from .common import PhoneCase, no_cron_commits
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..models.phone_call_followup import CALLBACKS_NOTIFICATION
+from .common import PhoneCase, no_cron_commits, recent_start, setup_company
 
 
 @tagged("post_install", "-at_install")
@@ -169,3 +174,96 @@ class TestCallbacks(PhoneCase):
         self.ingest(dict(first, status="missed"))
         self.env.invalidate_all()
         self.assertEqual(call.callback_state, "pending")
+
+    # ------------------------------------------------------------------
+    # The navbar counter follows live: the server tells the Phone users
+    # ------------------------------------------------------------------
+
+    def callback_pings(self):
+        """The "calls to call back changed" bus messages sent since the last look:
+        [(channel, payload)]; the bus writes them when the transaction commits."""
+        self.env.cr.precommit.run()
+        pings = []
+        for record in self.env["bus.bus"].sudo().search([], order="id"):
+            message = json.loads(record.message)
+            if message["type"] == CALLBACKS_NOTIFICATION:
+                pings.append((json.loads(record.channel), message["payload"]))
+        self.env["bus.bus"].sudo().search([]).unlink()
+        return pings
+
+    def test_counter_is_told_of_every_change(self):
+        group = self.env.ref("phone_call_accounting.group_phone_user")
+        self.callback_pings()
+        told = [([self.env.cr.dbname, "res.groups", group.id], {"company_ids": [self.company.id]})]
+        # A missed call: one more to call back, once for the whole batch.
+        missed = self.ingest(
+            *(
+                self.call(
+                    status="missed",
+                    talk_seconds=0,
+                    extension="",
+                    start=self.utc(2026, 11, 20, 9, minute).isoformat(),
+                )
+                for minute in range(3)
+            )
+        )
+        calls = self.Call.browse(r["call_id"] for r in missed)
+        self.assertEqual(set(calls.mapped("callback_state")), {"pending"})
+        self.assertEqual(self.callback_pings(), told)
+        # Marked called back by hand.
+        calls[0].with_user(self.agent).action_mark_called_back()
+        self.assertEqual(self.callback_pings(), told)
+        # Called back: an answered call settles the others.
+        self.ingest_one(start=self.utc(2026, 11, 20, 10, 0).isoformat())
+        self.assertEqual(set(calls.mapped("callback_state")), {"done"})
+        self.assertEqual(self.callback_pings(), told)
+        # Calls that change nothing to call back tell nobody.
+        self.ingest_one(start=self.utc(2026, 11, 20, 11, 0).isoformat())
+        calls.action_mark_called_back()
+        self.assertEqual(self.callback_pings(), [])
+        # A deleted missed call is one less to call back.
+        pending = self.missed(30)
+        self.callback_pings()
+        pending.unlink()
+        self.assertEqual(self.callback_pings(), told)
+
+    def test_phone_user_marks_called_back(self):
+        """The To Call Back list's button works for a Phone user, who writes no calls
+        otherwise: the call is settled and the client's call-back activity done."""
+        missed = self.missed(0)
+        self.assertTrue(self.callbacks())
+        self.callback_pings()
+        missed.with_user(self.agent).action_mark_called_back()
+        self.assertEqual(missed.callback_state, "done")
+        self.assertFalse(self.callbacks())
+        self.assertIn("Marked called back by Alex Agent", self.done_callbacks().feedback)
+        self.assertTrue(self.callback_pings())
+        with self.assertRaises(AccessError):
+            missed.with_user(self.agent).write({"callback_state": "pending"})
+
+
+@tagged("post_install", "-at_install")
+class TestCallbacksTour(HttpCase):
+    def test_counter_follows_mark_called_back_and_does_not_stack(self):
+        setup_company(self.env)
+        self.env.ref("base.user_admin").tz = "Europe/Amsterdam"
+        self.env["res.partner"].create({"name": "Callback Client", "phone": "+31205550888"})
+        start = recent_start(self.env, minutes_ago=20)
+        results = self.env["phone.call"]._ingest_calls(
+            [
+                {
+                    "external_id": f"callback-tour-{n}",
+                    "direction": "incoming",
+                    "status": "missed",
+                    "from_number": number,
+                    "to_number": "+31207940100",
+                    "start": (start + timedelta(minutes=n)).isoformat() + "+00:00",
+                    "ring_seconds": 20,
+                }
+                for n, number in enumerate(("+31205550888", "+31612340000"))
+            ]
+        )
+        self.assertEqual([r["result"] for r in results], ["created", "created"])
+        self.assertEqual(self.env["phone.call"].phone_callback_count(), 2)
+        self.start_tour("/odoo", "phone_callbacks_tour", login="admin")
+        self.assertEqual(self.env["phone.call"].phone_callback_count(), 0)

@@ -3,17 +3,24 @@
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..models.phone_pbx_ringing import float_time
 from ..pbx.testing.fake_ami import FakeOriginateAmiServer
 from .common import make_client, make_pbx, post_json, setup_company
 
 RINGING = "phone_call_accounting/ringing"
+
+
+def _as_listed(call):
+    """Call Date and Call Time as the calls list shows them to an English user."""
+    return f"{call.call_date.strftime('%m/%d/%Y')} {float_time(call.call_time)}"
 
 
 @tagged("post_install", "-at_install")
@@ -117,6 +124,7 @@ class TestRinging(HttpCase):
             {
                 "id": newest[2].id,
                 "start": fields.Datetime.to_string(newest[2].call_start),
+                "when": _as_listed(newest[2]),
                 "direction": "outgoing",
                 "direction_label": "Outgoing",
                 "status": "missed",
@@ -172,6 +180,50 @@ class TestRinging(HttpCase):
         self.post({"from_number": "+31207940100", "extensions": ["201"], "call_id": "own"})
         own = self.ringing_messages(self.agent)[-1]
         self.assertFalse(own["partner_id"] or own["can_create"])
+        self.assertEqual(own["no_create_reason"], "One of the company's own numbers.")
+        self.assertFalse(payload["no_create_reason"] or withheld["no_create_reason"])
+
+    def test_any_unknown_outside_number_may_become_a_client(self):
+        """A mobile number that phonenumbers does not list (+31 6 9999 ...) is a
+        caller all the same: Create client, the country from its country code."""
+        self.post({"from_number": "+31 6 9999 0000", "extensions": ["201", "202"]})
+        [payload] = self.ringing_messages(self.agent)
+        self.assertEqual(payload["number"], "+31 6 99990000")
+        self.assertTrue(payload["can_create"])
+        self.assertFalse(payload["no_create_reason"])
+        self.assertEqual(payload["create_defaults"]["default_phone"], "+31699990000")
+        self.assertEqual(
+            payload["create_defaults"]["default_country_id"], self.env.ref("base.nl").id
+        )
+        # Who may not create contacts is told why there is no button.
+        [other] = self.ringing_messages(self.colleague)
+        self.assertFalse(other["can_create"])
+        self.assertEqual(
+            other["no_create_reason"],
+            "You may not create contacts: ask a colleague to add this caller.",
+        )
+        # The same as a national number, as the PBX may give it.
+        self.post({"from_number": "0699990000", "extensions": ["201"], "call_id": "national"})
+        self.assertTrue(self.ringing_messages(self.agent)[-1]["can_create"])
+
+    def test_last_calls_are_dated_as_the_calls_list(self):
+        """Each last call in the company's call time zone, 24-hour time, exactly as the
+        list shows its Call Date and Call Time, whatever the user's own zone."""
+        self.agent.tz = "America/New_York"
+        self.post({"from_number": "020 555 0101", "extensions": ["201"]})
+        [payload] = self.ringing_messages(self.agent)
+        newest = self.history.sorted("call_start", reverse=True)[:3]
+        for shown, call in zip(payload["last_calls"], newest, strict=True):
+            local = call.call_start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
+            self.assertEqual(shown["when"], local.strftime("%m/%d/%Y %H:%M:%S"))
+            self.assertEqual(shown["when"], _as_listed(call))
+        # In the user's language: Korean dates are written year first.
+        self.env["res.lang"]._activate_lang("ko_KR")
+        self.agent.lang = "ko_KR"
+        self.post({"from_number": "020 555 0101", "extensions": ["201"], "call_id": "ko"})
+        korean = self.ringing_messages(self.agent)[-1]["last_calls"][0]["when"]
+        self.assertTrue(korean.startswith(str(newest[0].call_date.year)), korean)
+        self.assertTrue(korean.endswith(float_time(newest[0].call_time)), korean)
 
     def test_hmac_signature_and_unknown_extension(self):
         body = json.dumps({"from_number": "0205550101", "extensions": ["299"]}).encode()

@@ -1,5 +1,4 @@
 import { markup } from "@odoo/owl";
-import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 
@@ -21,6 +20,7 @@ export function ringingMessage(payload) {
     const number = payload.number || _t("withheld number");
     const lastCalls = _t("Last calls");
     const noCalls = _t("No earlier calls");
+    const noCreate = payload.no_create_reason;
     const parts = [
         markup`<div class="o_phone_ringing_title fw-bold mb-1"><i class="fa fa-phone me-1"></i>${title}</div>`,
     ];
@@ -30,17 +30,21 @@ export function ringingMessage(payload) {
         );
     }
     parts.push(
-        markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${who}</strong> <span class="o_phone_ringing_number text-muted">${number}</span></div>`
+        markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${who}</strong> <span class="o_phone_ringing_number text-muted text-nowrap">${number}</span></div>`
     );
+    if (noCreate) {
+        parts.push(markup`<div class="o_phone_ringing_no_create mt-1 small text-muted">${noCreate}</div>`);
+    }
     if (payload.last_calls?.length) {
-        const rows = payload.last_calls.map((call) => {
-            const when = formatDateTime(deserializeDateTime(call.start));
-            return markup`<li class="o_phone_ringing_call o_phone_ringing_${call.status}">${when} · ${call.direction_label} · ${call.status_label} · ${formatDuration(call.duration)}</li>`;
-        });
+        // The server dates each call as the calls list does (call time zone, 24-hour).
+        const rows = payload.last_calls.map(
+            (call) =>
+                markup`<tr class="o_phone_ringing_call o_phone_ringing_${call.status}"><td class="o_phone_ringing_when">${call.when}</td><td>${call.direction_label}</td><td>${call.status_label}</td><td class="text-end">${formatDuration(call.duration)}</td></tr>`
+        );
         parts.push(
-            markup`<div class="mt-1 small">${lastCalls}:</div><ul class="o_phone_ringing_calls small ps-3 mb-0">${markup(
+            markup`<div class="mt-1 small">${lastCalls}:</div><table class="o_phone_ringing_calls small mb-0"><tbody>${markup(
                 rows.join("")
-            )}</ul>`
+            )}</tbody></table>`
         );
     } else if (payload.partner_id) {
         parts.push(markup`<div class="mt-1 small text-muted">${noCalls}</div>`);

@@ -20,6 +20,24 @@ async function postRinging(event) {
     }
 }
 
+/** Each element of ``selector`` in the pop-up reads on one line, nothing cut. */
+function checkOneLine(selector, what) {
+    const elements = document.querySelectorAll(`.o_phone_ringing ${selector}`);
+    if (!elements.length) {
+        throw new Error(`${what}: nothing matches ${selector}`);
+    }
+    for (const element of elements) {
+        const lineHeight = parseFloat(getComputedStyle(element).lineHeight) || 20;
+        const lines = element.getClientRects().length;
+        if (lines > 1 || element.getBoundingClientRect().height > lineHeight * 1.5) {
+            throw new Error(`${what} wraps: "${element.innerText}"`);
+        }
+        if (element.scrollWidth > element.clientWidth + 1) {
+            throw new Error(`${what} is cut: "${element.innerText}"`);
+        }
+    }
+}
+
 function checkValue(selector, expected) {
     const input = document.querySelector(selector);
     // phone_validation formats the number on the form: compare the digits.
@@ -53,12 +71,25 @@ registry.category("web_tour.tours").add("phone_call_accounting_ringing_tour", {
                 '.o_phone_ringing .o_phone_ringing_type:contains("Customer") img.o_phone_ringing_type_image[src*="/web/image/phone.client.type/"]',
         },
         {
-            content: "... and the last three calls with this client",
-            trigger: ".o_phone_ringing ul.o_phone_ringing_calls li:nth-child(3)",
+            content: "... and the last three calls with this client, each on one line",
+            trigger: ".o_phone_ringing table.o_phone_ringing_calls tr:nth-child(3)",
             run: () => {
-                const rows = document.querySelectorAll(".o_phone_ringing_calls li");
+                const rows = document.querySelectorAll(".o_phone_ringing_calls tr");
                 if (rows.length !== 3) {
                     throw new Error(`expected 3 last calls, got ${rows.length}`);
+                }
+                checkOneLine(".o_phone_ringing_call", "A last call");
+                // Dated as the calls list: date, then the 24-hour time with seconds.
+                for (const cell of document.querySelectorAll(".o_phone_ringing_when")) {
+                    if (!/ \d{2}:\d{2}:\d{2}$/.test(cell.innerText)) {
+                        throw new Error(`last call dated "${cell.innerText}", not as the list`);
+                    }
+                }
+                checkOneLine(".o_phone_ringing_number", "The caller's number");
+                const table = document.querySelector(".o_phone_ringing_calls");
+                const box = table.closest(".o_notification").getBoundingClientRect();
+                if (table.getBoundingClientRect().right > box.right) {
+                    throw new Error("The last calls stick out of the pop-up");
                 }
             },
         },
@@ -100,6 +131,22 @@ registry.category("web_tour.tours").add("phone_call_accounting_ringing_tour", {
             content: "A new contact form, the number filled in",
             trigger: '.o_form_view .o_last_breadcrumb_item:contains("New")',
             run: () => checkValue('.o_form_view .o_field_widget[name="phone"] input', "+31612345678"),
+        },
+        {
+            content: "A mobile number outside the numbering plan rings extension 201",
+            trigger: ".o_main_navbar",
+            run: () =>
+                postRinging({
+                    from_number: "+31 6 9999 0000",
+                    extensions: ["201"],
+                    call_id: "tour-ring-3",
+                }),
+        },
+        {
+            content: "It may become a client too",
+            trigger:
+                '.o_notification.o_phone_ringing:contains("+31 6 99990000") button:contains("Create client")',
+            run: () => checkOneLine(".o_phone_ringing_number", "The caller's number"),
         },
     ],
 });
