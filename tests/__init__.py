@@ -21,6 +21,7 @@ from . import (
     test_pbx_form,
     test_recordings,
     test_reporting,
+    test_screens,
     test_ringing,
     test_rollup,
     test_security,

@@ -208,7 +208,7 @@ class TestWebhook(HttpCase):
         call = self.calls("1589959139.2135")
         self.assertEqual(
             (call.direction, call.status, call.extension, call.from_number, call.to_number),
-            ("incoming", "answered", "202", "+31612345678", "+31207940100"),
+            ("incoming", "answered", "202", "06 12345678", "020 794 0100"),
         )
         self.assertEqual(call.client_number, "+31612345678")
         self.assertEqual(str(call.call_start), "2026-11-27 09:18:59", "10:18:59 in Amsterdam")

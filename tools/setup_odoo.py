@@ -45,6 +45,9 @@ DEFAULT_BRANCH = "19.0"
 PACKAGES = {
     "postgresql": "/usr/lib/postgresql",
     "chromium": "/usr/bin/chromium",
+    # Korean glyphs for Chromium: without them Hangul labels are measured (and
+    # shown) in a fallback box font, and the Korean screen tour checks nothing real.
+    "fonts-nanum": "/usr/share/fonts/truetype/nanum",
     "espeak-ng": "/usr/bin/espeak-ng",
     "sox": "/usr/bin/sox",
     "libsox-fmt-all": "/usr/share/doc/libsox-fmt-all",

@@ -175,7 +175,7 @@ class Session:
             answer = json.loads(response.read())
         if answer.get("error"):
             raise AssertionError(f"{path}: {answer['error']}")
-        return answer["result"]
+        return answer.get("result")  # a method that returns nothing answers no result
 
     def call(self, model, method, *args, **kwargs):
         return self.rpc(

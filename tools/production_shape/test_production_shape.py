@@ -17,6 +17,7 @@ import pytest
 import websocket
 
 RINGING = "phone_call_accounting/ringing"
+CALLBACKS = "phone_call_accounting/callbacks"
 EXTENSION = "7301"
 CALLER = "+31205557301"
 
@@ -105,6 +106,32 @@ def test_ringing_event_reaches_the_browser_through_the_websocket_worker(server, 
     assert payload["number_e164"] == CALLER
 
 
+def test_call_back_counter_follows_live_through_the_websocket_worker(server, admin, pbx, bus):
+    """A missed call and Mark Called Back, each served by an HTTP worker, reach
+    the navbar counter's channel through the websocket worker."""
+    _receive(bus, CALLBACKS, time.monotonic() + 1)  # what earlier steps sent
+    before = admin.call("phone.call", "phone_callback_count")
+    start = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
+    call = {
+        "external_id": f"prod-{pbx['suffix']}-missed",
+        "direction": "incoming",
+        "status": "missed",
+        "from_number": "+31205559911",
+        "to_number": "+31207940100",
+        "start": start.isoformat(),
+        "ring_seconds": 9,
+    }
+    path = f"/phone_call_accounting/pbx/{pbx['id']}/calls"
+    status, answer = _post(server, path, pbx["token"], [call])
+    assert status == 200 and answer["results"][0]["result"] == "created", answer
+    assert _receive(bus, CALLBACKS, time.monotonic() + 10) is not None, "no counter update"
+    assert admin.call("phone.call", "phone_callback_count") == before + 1
+    [call_id] = admin.call("phone.call", "search", [("external_id", "=", call["external_id"])])
+    admin.call("phone.call", "action_mark_called_back", [call_id])
+    assert _receive(bus, CALLBACKS, time.monotonic() + 10) is not None, "no counter update"
+    assert admin.call("phone.call", "phone_callback_count") == before
+
+
 def test_webhook_batch_lands_through_prefork_workers(server, admin, pbx):
     start = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
     calls = [
@@ -135,7 +162,7 @@ def test_webhook_batch_lands_through_prefork_workers(server, admin, pbx):
     stored = admin.call(
         "phone.call",
         "search_read",
-        [("pbx_id", "=", pbx["id"])],
+        [("pbx_id", "=", pbx["id"]), ("external_id", "in", [c["external_id"] for c in calls])],
         ["status", "user_id", "partner_id"],
     )
     assert len(stored) == 20

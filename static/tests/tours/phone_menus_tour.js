@@ -118,6 +118,140 @@ function menuEntry(xmlid) {
     );
 }
 
+// The screen walk (phone_screens_tour) also checks each screen's layout at the
+// test browser's 1366 x 768: nothing cut, nothing wider than the window, and on
+// a Korean screen none of the addon's English labels.
+const layout = { on: false, english: new Set(), problems: [] };
+const LABELS = [
+    ".o_list_view thead th",
+    ".o_form_view .o_form_label",
+    ".o_form_view .o_horizontal_separator",
+    ".o_form_view .o_notebook .nav-link",
+    ".o_form_view .o_stat_text",
+    ".o_form_view .badge",
+    ".o_list_view .badge",
+    ".o_control_panel .breadcrumb-item",
+    ".o_control_panel .o_last_breadcrumb_item",
+    ".o_form_view .btn:not(.o_external_button):not(.o_field_many2one_selection .btn)",
+    ".o_control_panel .btn",
+    ".o_pivot th",
+    ".o_setting_box .o_form_label",
+    ".o_searchview_facet",
+];
+// Where the text itself is the screen's (menus, selection values shown as text).
+const WORDS = [...LABELS, ".o_menu_sections .dropdown-toggle", ".o_menu_sections .o_nav_entry",
+    ".o_field_selection span", ".o_field_badge span", ".o_calendar_renderer .fc-col-header-cell"];
+
+function visible(element) {
+    const rect = element.getBoundingClientRect();
+    return rect.width > 0 && rect.height > 0 && getComputedStyle(element).visibility !== "hidden";
+}
+
+/** The element (or a truncating descendant) whose text is cut, or null. */
+function cutPart(element) {
+    for (const part of [element, ...element.querySelectorAll(".text-truncate, span, div")]) {
+        if (!part.innerText?.trim() || !visible(part)) {
+            continue;
+        }
+        const style = getComputedStyle(part);
+        const clips = style.overflowX !== "visible" || style.textOverflow === "ellipsis";
+        if (clips && part.scrollWidth > part.clientWidth + 1 && part.clientWidth > 0) {
+            return part;
+        }
+    }
+    return null;
+}
+
+/** A one-line label (button, badge, header) broken over two lines. */
+function wrapped(element) {
+    if (!element.matches(".btn, .badge, .nav-link, .o_stat_text") || !element.innerText.trim()) {
+        return false;
+    }
+    const style = getComputedStyle(element);
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
+    const inner =
+        element.getBoundingClientRect().height -
+        parseFloat(style.paddingTop) -
+        parseFloat(style.paddingBottom) -
+        parseFloat(style.borderTopWidth) -
+        parseFloat(style.borderBottomWidth);
+    return inner > line * 1.6;
+}
+
+function checkLayout(where) {
+    if (!layout.on) {
+        return;
+    }
+    const found = [];
+    for (const element of document.querySelectorAll(LABELS.join(", "))) {
+        if (!visible(element) || element.closest(".o_optional_columns_dropdown, .o-dropdown--menu")) {
+            continue;
+        }
+        const cut = cutPart(element);
+        if (cut) {
+            found.push(`cut: "${cut.innerText.trim()}" (${cut.scrollWidth} > ${cut.clientWidth} px)`);
+        } else if (wrapped(element)) {
+            found.push(`wrapped: "${element.innerText.trim().replace(/\s+/g, " ")}"`);
+        }
+    }
+    for (const selector of [".o_action_manager .o_content", ".o_list_renderer", ".o_pivot"]) {
+        for (const box of document.querySelectorAll(selector)) {
+            if (visible(box) && box.scrollWidth > box.clientWidth + 1) {
+                found.push(`wider than the window: ${selector} ${box.scrollWidth} > ${box.clientWidth} px`);
+            }
+        }
+    }
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+        found.push(`page wider than the window: ${document.documentElement.scrollWidth} px`);
+    }
+    if (layout.english.size && user.lang.startsWith("ko")) {
+        for (const element of document.querySelectorAll(WORDS.join(", "))) {
+            if (!visible(element)) {
+                continue;
+            }
+            const text = element.innerText.trim().replace(/\s+/g, " ");
+            const parts = [text, ...text.split(/\s*[:/>\n]\s*/)];
+            const english = parts.find((part) => layout.english.has(part));
+            if (english) {
+                found.push(`English on a Korean screen: "${english}" in "${text.slice(0, 80)}"`);
+            }
+        }
+    }
+    for (const problem of new Set(found)) {
+        layout.problems.push(`${where}: ${problem}`);
+    }
+}
+
+/** Each notebook tab of the open form, checked in turn. */
+async function checkFormTabs(env, where) {
+    const tabs = [...document.querySelectorAll(".o_action_manager .o_form_view .o_notebook .nav-link")];
+    for (const tab of tabs) {
+        if (!visible(tab)) {
+            continue;
+        }
+        click(tab);
+        await waitLoaded(`${where}, tab ${tab.innerText.trim()}`, () => tab.classList.contains("active"));
+        checkLayout(`${where}, tab "${tab.innerText.trim()}"`);
+    }
+}
+
+/** The calendar at its day and week scales. */
+async function checkCalendarScales(where) {
+    for (const scale of ["day", "week"]) {
+        const toggle = document.querySelector(".o_view_scale_selector .scale_button_selection");
+        if (!toggle) {
+            return;
+        }
+        click(toggle);
+        await waitLoaded(`${where}, scale menu`, () => document.querySelector(`.o_scale_button_${scale}`));
+        click(document.querySelector(`.o_scale_button_${scale}`));
+        await waitLoaded(`${where}, ${scale} scale`, () =>
+            document.querySelector(`.o_calendar_renderer .fc-timeGrid${scale === "day" ? "Day" : "Week"}-view`)
+        );
+        checkLayout(`${where}, calendar ${scale}`);
+    }
+}
+
 /** Opens the list's first record in its form, as a click on the row does, and comes back. */
 async function openFirstRecord(env, where) {
     const controller = env.services.action.currentController;
@@ -132,6 +266,10 @@ async function openFirstRecord(env, where) {
             env.services.action.currentController?.view.type === "form" &&
             document.querySelector(".o_action_manager .o_form_view .o_form_renderer")
     );
+    checkLayout(`${where}, first record's form`);
+    if (layout.on) {
+        await checkFormTabs(env, `${where}, first record's form`);
+    }
     click(document.querySelector(".o_control_panel .o_back_button a"));
     await waitLoaded(
         `${where}, back to the list`,
@@ -172,6 +310,10 @@ async function openMenu(env, menu, section) {
         );
     });
     const views = [env.services.action.currentController.view.type];
+    checkLayout(`${where}, ${views[0]} view`);
+    if (views[0] === "form" && layout.on) {
+        await checkFormTabs(env, where);
+    }
     if (views[0] === "list" && (await openFirstRecord(env, where))) {
         views.push("form of the first record");
     }
@@ -192,6 +334,10 @@ async function openMenu(env, menu, section) {
                 env.services.action.currentController?.view.type === viewType &&
                 document.querySelector(`.o_action_manager .o_view_controller.o_${viewType}_view`)
         );
+        checkLayout(`${where}, ${viewType} view`);
+        if (viewType === "calendar" && layout.on) {
+            await checkCalendarScales(where);
+        }
         views.push(viewType);
     }
     console.log(`phone_menus_tour: ${menu.xmlid} opened, views ${views.join(", ")}`);
@@ -267,9 +413,8 @@ function walkStep(content, xmlid) {
     };
 }
 
-registry.category("web_tour.tours").add("phone_menus_tour", {
-    url: "/odoo",
-    steps: () => [
+function walkSteps() {
+    return [
         stepUtils.showAppsMenuItem(),
         {
             content: "Open the Phone app",
@@ -293,6 +438,62 @@ registry.category("web_tour.tours").add("phone_menus_tour", {
         {
             content: "No error dialog is left",
             trigger: "body.o_phone_menus_walked:not(:has(.o_error_dialog))",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("phone_menus_tour", {
+    url: "/odoo",
+    steps: walkSteps,
+});
+
+/**
+ * The same walk with every notebook tab and the calendar's day and week scales,
+ * failing on a cut or wrapped label, a screen wider than the window and, for a
+ * Korean user, an English label of the addon (the test stores them in the
+ * parameter phone_call_accounting.tour_english_labels). Started by
+ * tests/test_screens.py in English and in Korean.
+ */
+registry.category("web_tour.tours").add("phone_screens_tour", {
+    url: "/odoo",
+    steps: () => [
+        {
+            content: "Switch the layout checks on",
+            trigger: ".o_main_navbar",
+            async run() {
+                // The checks themselves must see a cut header and a wrapped button.
+                const probe = document.createElement("div");
+                probe.innerHTML =
+                    '<span class="text-truncate d-block" style="width:30px">A header far too long</span>' +
+                    '<button class="btn btn-secondary" style="width:40px">Two words</button>';
+                document.body.append(probe);
+                const [header, button] = probe.children;
+                const caught = cutPart(header) && wrapped(button);
+                probe.remove();
+                if (!caught) {
+                    throw new Error("the layout checks miss a cut header or a wrapped button");
+                }
+                const env = odoo.__WOWL_DEBUG__.root.env;
+                const english = await env.services.orm.call("ir.config_parameter", "get_param", [
+                    "phone_call_accounting.tour_english_labels",
+                ]);
+                layout.on = true;
+                layout.english = new Set(JSON.parse(english || "[]"));
+            },
+        },
+        ...walkSteps(),
+        {
+            content: "No screen had a layout problem",
+            trigger: "body.o_phone_menus_walked",
+            run() {
+                if (layout.problems.length) {
+                    throw new Error(
+                        `${layout.problems.length} layout problem(s) at ${window.innerWidth} px:\n` +
+                            layout.problems.join("\n")
+                    );
+                }
+                console.log(`phone_screens_tour: every screen fits ${window.innerWidth} px`);
+            },
         },
     ],
 });
