@@ -240,7 +240,9 @@ class ResPartner(models.Model):
         client_type = company.phone_default_client_type_id.id
         try:
             with self.env.cr.savepoint():
-                new = self._phone_insert_callers(todo, countries, client_type)
+                new = self._phone_insert_callers(
+                    todo, countries, client_type, company._phone_country_code()
+                )
         except errors.UniqueViolation as exc:
             # Another transaction created the caller after this one's snapshot: a lock
             # would not show it (REPEATABLE READ). Start again on a fresh snapshot,
@@ -254,11 +256,12 @@ class ResPartner(models.Model):
             created.update(new.ids)
         return callers
 
-    def _phone_insert_callers(self, todo, countries, client_type):
+    def _phone_insert_callers(self, todo, countries, client_type, home_country=None):
         new = self.with_context(**_AUTO_CREATE_CONTEXT).create(
             [
                 {
-                    "name": n.international,
+                    # Named as the company's people write the number, like the calls.
+                    "name": n.display_in(home_country) if home_country else n.international,
                     "phone": n.e164,
                     "country_id": countries.get(n.region, False),
                     "phone_client_type_id": client_type,
