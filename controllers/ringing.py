@@ -1,7 +1,8 @@
 from odoo import http
 from odoo.http import request
 
-from ..pbx.ringing import FORMATS, RingingEventError
+from ..pbx import vendors
+from ..pbx.ringing import RingingEventError
 from .common import authorize_pbx, error_response, json_response, parse_json, webhook_max_bytes
 
 # A ringing event is a few hundred bytes.
@@ -23,7 +24,7 @@ class PhoneRingingController(http.Controller):
         """A ringing event in the PBX's webhook format (or ``?format=``).
 
         Native: ``{"from_number", "to_number", "extensions": [...], "call_id"}``;
-        see pbx/ringing.py for the other PBXes' events. Same secrets and
+        see pbx/vendors.py for the other PBXes' events. Same secrets and
         refusals as the calls webhook (401, 403, 413, 400), checked before
         anything is read or sent. GET is 3CX's contact lookup only.
         """
@@ -36,25 +37,20 @@ class PhoneRingingController(http.Controller):
         if refusal:
             return refusal
         fmt = query.pop("format", None) or pbx.webhook_format
-        if fmt not in FORMATS:
-            return error_response(400, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-        if method == "GET" and fmt != "3cx":
-            return error_response(405, f"the {fmt} format posts its events; only 3CX looks up")
-        if fmt == "3cx":
-            # 3CX's lookup sends its values in the query (GET), a form or a JSON body.
-            event = dict(query)
-            if body.strip():
-                data, refusal = parse_json(body)
-                if refusal:
-                    return refusal
-                if not isinstance(data, dict):
-                    return error_response(400, "a 3cx lookup body must be a JSON object")
-                event.update(data)
-        else:
-            event, refusal = parse_json(body)
+        vendor = vendors.VENDORS.get(fmt)
+        if vendor is None:
+            return error_response(400, vendors.unknown_format(fmt))
+        if method == "GET" and vendor.lookup is None:
+            return error_response(405, vendors.lookup_refused(fmt))
+        bodies = []
+        if body.strip() or vendor.lookup is None:
+            data, refusal = parse_json(body)
             if refusal:
                 return refusal
+            bodies.append(data)
         try:
+            # A lookup's values come in the query (GET), a form or a JSON body.
+            event = vendor.lookup(query, bodies) if vendor.lookup else bodies[0]
             result = pbx._ringing_receive(event, fmt)
         except RingingEventError as exc:
             return error_response(400, str(exc))

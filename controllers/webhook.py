@@ -2,8 +2,9 @@ from odoo import http
 from odoo.exceptions import MissingError
 from odoo.http import request
 
+from ..pbx import vendors
 from ..pbx.recordings import RecordingError
-from ..pbx.webhooks import FORMATS, MappingError
+from ..pbx.webhooks import MappingError
 from .common import authorize_pbx, error_response, json_response, parse_json, webhook_max_bytes
 
 
@@ -23,8 +24,8 @@ class PhoneWebhookController(http.Controller):
         if refusal:
             return refusal
         fmt = query.get("format") or None
-        if fmt and fmt not in FORMATS:
-            return error_response(400, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        if fmt and fmt not in vendors.VENDORS:
+            return error_response(400, vendors.unknown_format(fmt))
         payload, refusal = parse_json(body)
         if refusal:
             return refusal

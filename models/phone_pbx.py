@@ -9,7 +9,7 @@ from odoo import api, fields, models
 from odoo.exceptions import MissingError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..pbx import recordings, webhooks
+from ..pbx import recordings, vendors, webhooks
 from ..pbx.analysis import transcribe
 from ..pbx.asterisk import cdr_database
 from .res_company import _engine_selection, _language_selection
@@ -22,12 +22,6 @@ KINDS = [
     ("webhook", "Webhook from another PBX"),
     ("cdr_file", "CDR files (Master.csv upload)"),
     ("cdr_database", "CDR database (PostgreSQL)"),
-]
-WEBHOOK_FORMATS = [
-    ("native", "Native (this addon's call schema)"),
-    ("yeastar", "Yeastar (P-Series events, S-Series and Cloud PBX NewCdr)"),
-    ("3cx", "3CX (CRM template: call journal, contact lookup)"),
-    ("freeswitch", "FreeSWITCH (event JSON)"),
 ]
 
 
@@ -67,8 +61,8 @@ class PhonePbx(models.Model):
         "e.g. ^SIP/voipgrid- or ^PJSIP/provider-. Every other channel is a desk phone.",
     )
     webhook_format = fields.Selection(
-        WEBHOOK_FORMATS,
-        default="native",
+        vendors.selection(),
+        default=vendors.NATIVE.key,
         required=True,
         help="How this PBX's own events are read, by the calls webhook and by the ringing "
         "pop-up alike.",
@@ -285,9 +279,9 @@ class PhonePbx(models.Model):
         self.ensure_one()
         fmt = fmt or self.webhook_format
         items, rejected = [], {}
-        for index, raw in enumerate(webhooks.batch_items(payload, fmt)):
+        for index, raw in enumerate(vendors.batch_items(payload, fmt)):
             try:
-                items.append(webhooks.map_item(raw, fmt, self.timezone, self._trunk_regexes()))
+                items.append(vendors.map_item(raw, fmt, self.timezone, self._trunk_regexes()))
             except webhooks.MappingError as exc:
                 rejected[index] = str(exc)
                 items.append(None)

@@ -6,7 +6,7 @@ import phonenumbers
 from odoo import fields, models
 from odoo.tools.misc import format_date
 
-from ..pbx import numbers, ringing
+from ..pbx import numbers, ringing, vendors
 
 _logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class PhonePbx(models.Model):
         """
         self.ensure_one()
         fmt = fmt or self.webhook_format
-        event, reason = ringing.read_event(payload, fmt, self._trunk_regexes())
+        event, reason = vendors.read_ringing(payload, fmt, self._trunk_regexes())
         if event is None:
             _logger.debug("PBX %s: %s ringing event ignored: %s", self.name, fmt, reason)
             return {"result": "ignored", "notified": 0, "unknown_extensions": [], "reason": reason}

@@ -10,11 +10,12 @@ webhook) is::
     {"from_number": "+31205550101", "to_number": "+31207940100",
      "extensions": ["201"], "call_id": "1732701234.56"}
 
-:func:`check_event` reads such an event for the addon's route;
-:func:`read_event` first turns another PBX's own event (Yeastar call status,
-a 3CX CRM contact lookup, FreeSWITCH channel events) into one, or says why
-it rings no desk phone. The AMI listener's side (detecting ringing phones and
-posting the events) is :mod:`pbx.listener.ringing`.
+:func:`check_event` reads such an event for the addon's route; the readers
+below first turn another PBX's own event (Yeastar call status, a 3CX CRM
+contact lookup, FreeSWITCH channel events) into one, or say why it rings no
+desk phone (each vendor's reader is registered in :mod:`.vendors`). The
+AMI listener's side (detecting ringing phones and posting the events) is
+:mod:`pbx.listener.ringing`.
 """
 
 import json
@@ -71,33 +72,11 @@ def check_event(event):
 
 # -- Other PBXes' ringing events ---------------------------------------------
 #
-# Each reader turns one vendor event into the native event above, or says why
-# it rings no desk phone (``(None, reason)``): PBXes post every call state to
-# one URL, and a 4xx for an event that is simply not ours would fill their
-# logs with errors and, for some, switch the URL off.
-
-FORMATS = ("native", "yeastar", "3cx", "freeswitch")
-
-
-def read_event(payload, fmt="native", trunks=()):
-    """``(event, None)`` for a ringing desk phone, ``(None, reason)`` to ignore.
-
-    ``event`` is a native event for :func:`check_event`; ``trunks`` are the
-    PBX's trunk regexes (FreeSWITCH channel names). Raises
-    :class:`RingingEventError` for a body that is not this format at all.
-
-    >>> read_event({"type": 30011, "msg": {"call_id": "1", "members": []}}, "yeastar")
-    (None, 'no extension rings in this call state')
-    """
-    if fmt not in FORMATS:
-        raise RingingEventError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    # A native event is recognised in any format: the AMI listener and scripts
-    # written before a PBX's format was set keep working.
-    if fmt == "native" or (isinstance(payload, dict) and "extensions" in payload):
-        return payload, None
-    if not isinstance(payload, dict):
-        raise RingingEventError(f"a {fmt} ringing event must be a JSON object")
-    return _READERS[fmt](payload, trunks)
+# Each reader turns one vendor event (a JSON object) and the PBX's trunk
+# regexes into the native event above, or says why it rings no desk phone
+# (``(None, reason)``): PBXes post every call state to one URL, and a 4xx for
+# an event that is simply not ours would fill their logs with errors and, for
+# some, switch the URL off. :func:`.vendors.read_ringing` picks the reader.
 
 
 def _text(value):
@@ -129,7 +108,7 @@ _YEASTAR_KEYS = {
 }
 
 
-def _yeastar(event, _trunks):
+def yeastar_ringing(event, _trunks):
     if _text(event.get("event") or event.get("action")) == "CallStatus":
         keys, msg = _YEASTAR_KEYS["s"], event
     elif "type" in event:
@@ -173,7 +152,7 @@ def _yeastar(event, _trunks):
 _UNFILLED = re.compile(r"^\[\w+\]$")
 
 
-def _threecx(params, _trunks):
+def threecx_ringing(params, _trunks):
     lowered = {str(key).lower(): value for key, value in params.items()}
 
     def param(name, required=False):
@@ -208,7 +187,7 @@ _FS_RINGING = {"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"}
 _FS_TALKING = {"ACTIVE", "HELD", "HANGUP"}
 
 
-def _freeswitch(event, trunks):
+def freeswitch_ringing(event, trunks):
     variables = event.get("variables") if isinstance(event.get("variables"), dict) else {}
 
     def header(*names):
@@ -249,6 +228,3 @@ def _freeswitch(event, trunks):
         "extensions": [extension],
         "call_id": header("variable_call_uuid", "Other-Leg-Unique-ID", "Unique-ID"),
     }, None
-
-
-_READERS = {"yeastar": _yeastar, "3cx": _threecx, "freeswitch": _freeswitch}

@@ -1,9 +1,11 @@
 """Small mappers from other PBXes' webhook payloads to ingestion dicts.
 
-Each mapper takes one decoded JSON object and returns one call dict in the
-native schema (the keys ``phone.call._ingest_calls`` takes), or raises
-:class:`MappingError` with a reason. Times without a zone are the PBX's local
-time, given as a zoneinfo name.
+Each mapper takes one decoded JSON object, the PBX's time zone and its trunk
+regexes and returns one call dict in the native schema (the keys
+``phone.call._ingest_calls`` takes), or raises :class:`MappingError` with a
+reason. Times without a zone are the PBX's local time, given as a zoneinfo
+name. Each vendor's mapper is registered in :mod:`.vendors`, which splits a
+webhook body into items and picks the mapper.
 """
 
 import hashlib
@@ -15,36 +17,9 @@ from zoneinfo import ZoneInfo
 from .asterisk.channels import compile_trunks
 from .numbers import INTERNAL, classify
 
-FORMATS = ("native", "yeastar", "3cx", "freeswitch")
-
 
 class MappingError(ValueError):
     """Raised with the reason a payload cannot be read as a call."""
-
-
-def batch_items(payload, fmt="native"):
-    """Turn a decoded webhook body into a list of items for the mapper.
-
-    Native bodies are a list of calls or ``{"calls": [...]}``; the other
-    formats post one event per request, or a list of them.
-    """
-    if fmt not in FORMATS:
-        raise MappingError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if isinstance(payload, dict) and isinstance(payload.get("calls"), list):
-        return payload["calls"]
-    if isinstance(payload, list):
-        return payload
-    if isinstance(payload, dict):
-        return [payload]
-    raise MappingError("the body must be a JSON object or a list of objects")
-
-
-def map_item(item, fmt, tz="UTC", trunks=()):
-    if fmt == "native":
-        return item
-    if not isinstance(item, dict):
-        raise MappingError(f"a {fmt} event must be an object")
-    return _MAPPERS[fmt](item, tz, trunks)
 
 
 def _local_time(text, tz, formats=("%Y-%m-%d %H:%M:%S",)):
@@ -299,6 +274,3 @@ def freeswitch(event, _tz, trunks):
         "recording": var("record_file") or var("recording_file"),
         "hangup_cause": cause or var("hangup_cause_q850"),
     }
-
-
-_MAPPERS = {"yeastar": yeastar, "3cx": threecx, "freeswitch": freeswitch}

@@ -355,7 +355,11 @@ class TestRinging(HttpCase):
         self.assertEqual(signed.status_code, 401)
         self.assertEqual(self.get(lookup, token="not-the-token").status_code, 403)
         # The PBX posts native events: a GET is none of its ringing events.
-        self.assertEqual(self.get(lookup).status_code, 405)
+        refused = self.get(lookup)
+        self.assertEqual(refused.status_code, 405)
+        self.assertEqual(
+            refused.json()["error"], "the native format posts its events; only 3CX looks up"
+        )
         self.assertEqual(self.get(lookup | {"format": "3cx"}).json()["result"], "sent")
         self.assertEqual(len(self.ringing_messages(self.agent)), 1)
 

@@ -7,6 +7,7 @@ from odoo.modules.neutralize import neutralize_database
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..pbx import vendors
 from .common import make_pbx, post_json
 
 CALL = {
@@ -84,7 +85,12 @@ class TestWebhook(HttpCase):
         self.assertEqual(response.status_code, 400)
         self.assertIn("not valid JSON", response.json()["error"])
         self.assertEqual(self.post(b'"just text"').status_code, 400)
-        self.assertEqual(self.post([CALL], url=self.url + "?format=avaya").status_code, 400)
+        unknown = self.post([CALL], url=self.url + "?format=avaya")
+        self.assertEqual(unknown.status_code, 400)
+        self.assertEqual(
+            unknown.json()["error"],
+            "unknown format 'avaya'; use one of native, yeastar, 3cx, freeswitch",
+        )
         self.env["ir.config_parameter"].sudo().set_param(
             "phone_call_accounting.webhook_max_bytes", "200"
         )
@@ -109,6 +115,14 @@ class TestWebhook(HttpCase):
         victim = self.Call._ingest_calls([CALL | {"external_id": "v1"}], source="pbx-other")[0]
         self.post([CALL | {"external_id": "v1", "source": "pbx-other", "talk_seconds": 1}])
         self.assertEqual(self.Call.browse(victim["call_id"]).duration, 61)
+
+    def test_the_formats_offered_are_the_core_registry(self):
+        """The PBX's format choice is pbx/vendors.py's registry, labels and all."""
+        field = self.env["phone.pbx"]._fields["webhook_format"]
+        self.assertEqual(field.selection, vendors.selection())
+        self.assertEqual(
+            self.env["phone.pbx"].default_get(["webhook_format"]), {"webhook_format": "native"}
+        )
 
     def test_yeastar_3cx_and_freeswitch_formats(self):
         self.pbx.webhook_format = "yeastar"

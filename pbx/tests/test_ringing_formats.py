@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from pbx.ringing import RingingEventError, check_event, read_event
+from pbx.ringing import RingingEventError, check_event
+from pbx.vendors import read_ringing
 
 # Yeastar P-Series (30011) as the developer guide shows it: msg is JSON text,
 # one member per party. An outside caller on a trunk rings extension 2000.
@@ -48,7 +49,7 @@ def yeastar(*members, call_id="1648863604.293"):
 
 
 def test_yeastar_inbound_rings_the_extension_with_the_caller():
-    event, reason = read_event(YEASTAR_RING, "yeastar")
+    event, reason = read_ringing(YEASTAR_RING, "yeastar")
     assert reason is None
     assert event == {
         "from_number": "5503301",
@@ -65,7 +66,7 @@ def test_yeastar_ring_group_and_internal_call():
         {"extension": {"number": "2001", "member_status": "RING", "call_path": "6300"}},
         {"extension": {"number": "2002", "member_status": "RING", "call_path": "6300"}},
     )
-    event, _ = read_event(ring_group, "yeastar")
+    event, _ = read_ringing(ring_group, "yeastar")
     assert (event["from_number"], event["to_number"], event["extensions"]) == (
         "+31612345678",
         "0207940100",
@@ -75,7 +76,7 @@ def test_yeastar_ring_group_and_internal_call():
         {"extension": {"number": "2005", "member_status": "ALERT"}},
         {"extension": {"number": "2002", "member_status": "RING"}},
     )
-    event, _ = read_event(internal, "yeastar")
+    event, _ = read_ringing(internal, "yeastar")
     assert (event["from_number"], event["to_number"], event["extensions"]) == ("2005", "", ["2002"])
 
 
@@ -98,11 +99,11 @@ def test_yeastar_ring_group_and_internal_call():
     ],
 )
 def test_yeastar_states_without_a_ringing_phone_are_ignored(payload):
-    assert read_event(payload, "yeastar") == (None, "no extension rings in this call state")
+    assert read_ringing(payload, "yeastar") == (None, "no extension rings in this call state")
 
 
 def test_yeastar_other_events_are_ignored_malformed_ones_refused():
-    event, reason = read_event({"type": 30012, "msg": "{}"}, "yeastar")
+    event, reason = read_ringing({"type": 30012, "msg": "{}"}, "yeastar")
     assert event is None and "not 30011" in reason
     for bad, why in (
         ({"sn": "x"}, "needs"),
@@ -112,7 +113,7 @@ def test_yeastar_other_events_are_ignored_malformed_ones_refused():
         ({"type": 30011, "msg": {"members": [{"extension": {"number": {}}}]}}, "expected text"),
     ):
         with pytest.raises(RingingEventError, match=why):
-            read_event(bad, "yeastar")
+            read_ringing(bad, "yeastar")
 
 
 def test_yeastar_s_series_call_status():
@@ -132,7 +133,7 @@ def test_yeastar_s_series_call_status():
         ],
         "sn": "0000000000000000",
     }
-    assert read_event(payload, "yeastar") == (
+    assert read_ringing(payload, "yeastar") == (
         {
             "from_number": "5503301",
             "to_number": "6000",
@@ -148,12 +149,12 @@ THREECX = {"Number": "+31612345678", "CallDirection": "Inbound", "Agent": "201"}
 
 
 def test_3cx_lookup_rings_the_agent():
-    assert read_event(THREECX, "3cx") == (
+    assert read_ringing(THREECX, "3cx") == (
         {"from_number": "+31612345678", "to_number": "", "extensions": ["201"], "call_id": ""},
         None,
     )
     # Key names as a template author may spell them, and an optional call id.
-    event, _ = read_event({"number": "0205550101", "agent": 202, "callid": "7"}, "3cx")
+    event, _ = read_ringing({"number": "0205550101", "agent": 202, "callid": "7"}, "3cx")
     assert (event["from_number"], event["extensions"], event["call_id"]) == (
         "0205550101",
         ["202"],
@@ -162,22 +163,22 @@ def test_3cx_lookup_rings_the_agent():
 
 
 def test_3cx_outbound_and_unfilled_agent_are_ignored():
-    event, reason = read_event(THREECX | {"CallDirection": "Outbound"}, "3cx")
+    event, reason = read_ringing(THREECX | {"CallDirection": "Outbound"}, "3cx")
     assert event is None and "outbound" in reason
     # 3CX leaves a variable it has no value for as its own name.
-    event, reason = read_event(THREECX | {"Agent": "[Agent]"}, "3cx")
+    event, reason = read_ringing(THREECX | {"Agent": "[Agent]"}, "3cx")
     assert event is None and "no agent" in reason
-    event, _ = read_event(THREECX | {"CallDirection": "[CallDirection]"}, "3cx")
+    event, _ = read_ringing(THREECX | {"CallDirection": "[CallDirection]"}, "3cx")
     assert event["extensions"] == ["201"]
 
 
 def test_3cx_template_without_number_or_agent_is_refused():
     with pytest.raises(RingingEventError, match="no 'number'"):
-        read_event({"Agent": "201"}, "3cx")
+        read_ringing({"Agent": "201"}, "3cx")
     with pytest.raises(RingingEventError, match="no 'agent'"):
-        read_event({"Number": "0205550101"}, "3cx")
+        read_ringing({"Number": "0205550101"}, "3cx")
     with pytest.raises(RingingEventError, match="expected text"):
-        read_event(THREECX | {"Number": ["1", "2"]}, "3cx")
+        read_ringing(THREECX | {"Number": ["1", "2"]}, "3cx")
 
 
 # FreeSWITCH event JSON (ESL "event json CHANNEL_PROGRESS"): the leg the switch
@@ -202,7 +203,7 @@ FS_PROGRESS = {
 
 
 def test_freeswitch_progress_towards_a_desk_phone():
-    assert read_event(FS_PROGRESS, "freeswitch", trunks=[r"^sofia/gateway/"]) == (
+    assert read_ringing(FS_PROGRESS, "freeswitch", trunks=[r"^sofia/gateway/"]) == (
         {
             "from_number": "+31612345678",
             "to_number": "0207940100",
@@ -212,7 +213,7 @@ def test_freeswitch_progress_towards_a_desk_phone():
         None,
     )
     created = FS_PROGRESS | {"Event-Name": "CHANNEL_CREATE", "Answer-State": ""}
-    assert read_event(created, "freeswitch")[0]["extensions"] == ["1001"]
+    assert read_ringing(created, "freeswitch")[0]["extensions"] == ["1001"]
 
 
 def test_freeswitch_json_cdr_style_variables():
@@ -224,7 +225,7 @@ def test_freeswitch_json_cdr_style_variables():
         "Unique-ID": "leg-b",
         "variables": {"dialed_user": "1002", "call_uuid": "leg-a"},
     }
-    assert read_event(event, "freeswitch")[0] == {
+    assert read_ringing(event, "freeswitch")[0] == {
         "from_number": "1001",
         "to_number": "",
         "extensions": ["1002"],
@@ -249,25 +250,25 @@ def test_freeswitch_json_cdr_style_variables():
     ],
 )
 def test_freeswitch_legs_that_are_no_ringing_phone_are_ignored(change, reason):
-    event, why = read_event(FS_PROGRESS | change, "freeswitch", trunks=[r"^sofia/external/"])
+    event, why = read_ringing(FS_PROGRESS | change, "freeswitch", trunks=[r"^sofia/external/"])
     assert event is None
     assert reason in why
 
 
 def test_freeswitch_malformed_events_are_refused():
     with pytest.raises(RingingEventError, match="Event-Name"):
-        read_event({"Unique-ID": "x"}, "freeswitch")
+        read_ringing({"Unique-ID": "x"}, "freeswitch")
     with pytest.raises(RingingEventError, match="Call-Direction"):
-        read_event({"Event-Name": "CHANNEL_PROGRESS"}, "freeswitch")
+        read_ringing({"Event-Name": "CHANNEL_PROGRESS"}, "freeswitch")
     with pytest.raises(RingingEventError, match="expected text"):
-        read_event(FS_PROGRESS | {"Caller-Caller-ID-Number": {"x": 1}}, "freeswitch")
+        read_ringing(FS_PROGRESS | {"Caller-Caller-ID-Number": {"x": 1}}, "freeswitch")
 
 
 def test_native_events_pass_in_any_format_and_bodies_are_checked():
     native = {"from_number": "0205550101", "extensions": ["201"]}
     for fmt in ("native", "yeastar", "3cx", "freeswitch"):
-        assert read_event(native, fmt) == (native, None)
+        assert read_ringing(native, fmt) == (native, None)
     with pytest.raises(RingingEventError, match="unknown format"):
-        read_event(native, "avaya")
+        read_ringing(native, "avaya")
     with pytest.raises(RingingEventError, match="JSON object"):
-        read_event([YEASTAR_RING], "yeastar")
+        read_ringing([YEASTAR_RING], "yeastar")

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from pbx.ingest import clean_call
-from pbx.webhooks import MappingError, batch_items, map_item
+from pbx.vendors import batch_items, map_item
+from pbx.webhooks import MappingError
 
 YEASTAR = {
     "type": 30012,
