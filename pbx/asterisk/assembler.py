@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..ingest import DIRECTIONS, STATUSES
 from .channels import (
     PHONE,
     PLUMBING,
@@ -41,10 +40,20 @@ from .legs import (
     phone_endpoints,
     reach,
 )
-
-# The call words of every source are the ones _ingest_calls checks.
-INCOMING, OUTGOING, INTERNAL = DIRECTIONS
-ANSWERED, MISSED, BUSY, FAILED, UNKNOWN = STATUSES
+from .summary import (
+    ANSWERED,
+    BUSY,
+    FAILED,
+    INCOMING,
+    MISSED,
+    OUTGOING,
+    UNKNOWN,
+    Route,
+    call_record,
+    direction_of,
+    first_extension,
+    ring_seconds,
+)
 
 # Prefixes under which AMI v2 events carry a channel snapshot.
 SNAPSHOT_PREFIXES = (
@@ -605,12 +614,9 @@ def _caller_and_direction(call, parties):
     before the phone on the other side, if there is one at all.
     """
     first = parties[0]
-    if first.kind != TRUNK:
-        outside = any(ch.kind == TRUNK for ch in parties)
-        return first, OUTGOING if outside else INTERNAL
-    if any(dial.target is first for dial in call.dials):
+    if first.kind == TRUNK and any(dial.target is first for dial in call.dials):
         return next((ch for ch in parties if ch.kind == PHONE), None), OUTGOING
-    return first, INCOMING
+    return first, direction_of([ch.kind for ch in parties])
 
 
 def summarize(call, complete):
@@ -635,6 +641,35 @@ def summarize(call, complete):
     legs = [
         dial for dial in call.dials if dial.target.kind != PLUMBING and dial.target is not caller
     ]
+    party, answered_at = _answer(call, caller, parties, legs)
+    if direction == OUTGOING:
+        route = _outgoing_route(call, caller, legs)
+    else:
+        route = _incoming_route(call, caller, direction, party, legs)
+    hangups = [ch.hungup_at for ch in call.channels.values() if ch.hungup_at is not None]
+    end = max(hangups, default=call.last_event)
+    rang = legs or call.dials
+    return call_record(
+        external_id=call.external_id,
+        direction=direction,
+        status=_status(call, party, caller or parties[0], complete),
+        route=route,
+        transferred=call.transferred,
+        start=_iso(call.first_seen),
+        end=_iso(max(end, call.first_seen)),
+        ring_seconds=ring_seconds(
+            [dial.began for dial in rang],
+            answered_at,
+            [dial.ended for dial in rang if dial.ended is not None] or [end],
+        ),
+        talk_seconds=_talk_seconds(call, answered_at, end) if party is not None else 0,
+        recording=call.recording,
+        hangup_cause=(party or caller or parties[0]).cause,
+    )
+
+
+def _answer(call, caller, parties, legs):
+    """``(party, moment)``: who answered the caller and when, else ``(None, None)``."""
     connection = first_connection(call, caller) if caller is not None else None
     party = connection[1] if connection else None
     if caller is None and answering_dial(legs, parties[0]) is not None:
@@ -642,81 +677,54 @@ def summarize(call, complete):
         # the outside number answering is all the answer there can be.
         party = parties[0]
     answer = answering_dial(legs, party)
-    answered_at = answer.ended if answer is not None else connection and connection[0]
+    return party, answer.ended if answer is not None else connection and connection[0]
 
-    if direction == OUTGOING:
-        out = next((dial for dial in legs if dial.target.kind == TRUNK), None)
-        forwarded = call.diverted
-        to_number = dialled_number(out)
-        if caller is not None:
-            extension = first_extension = extension_of(caller.name)
-            from_number = caller.dial_cid or caller.cid or extension
-        else:
-            extension = first_extension = None
-            # The caller ID the PBX presented: the originate's, on the Local
-            # half that dialled out.
-            presented = out.source.dial_cid if out and out.source else None
-            from_number = presented if looks_dialable(presented) else None
+
+def _outgoing_route(call, caller, legs):
+    out = next((dial for dial in legs if dial.target.kind == TRUNK), None)
+    if caller is not None:
+        extension = extension_of(caller.name)
+        from_number = caller.dial_cid or caller.cid or extension
     else:
-        wave = first_round(legs)
-        round_phones = phone_endpoints(wave)
-        # Only a desk phone has an extension: an outside number reached over
-        # the trunk (a fixed destination, follow-me to a mobile) leaves it empty.
-        took = extension_of(party.name) if party is not None and party.kind == PHONE else None
-        if took is not None and took in round_phones:
-            first_extension = took
-        else:
-            rung = round_phones + phone_endpoints(legs)
-            first_extension = rung[0] if rung else None
-        # Nobody answered: the call is still the first phone's to follow up.
-        extension = took if party is not None else first_extension
-        forwarded = party is not None and (
-            call.diverted or extension_of(party.name) not in {endpoint(dial) for dial in wave}
-        )
-        from_number = caller.dial_cid or caller.cid
-        if direction == INCOMING:
-            to_number = caller.exten
-        else:
-            from_number = from_number or extension_of(caller.name)
-            to_number = caller.dial_exten if looks_dialable(caller.dial_exten) else None
-        to_number = to_number or next(
-            (dial.dest_exten for dial in legs if looks_dialable(dial.dest_exten)), None
-        )
+        extension = None
+        # The caller ID the PBX presented: the originate's, on the Local
+        # half that dialled out.
+        presented = out.source.dial_cid if out and out.source else None
+        from_number = presented if looks_dialable(presented) else None
+    return Route(from_number, dialled_number(out), extension, extension, call.diverted)
 
-    hangups = [ch.hungup_at for ch in call.channels.values() if ch.hungup_at is not None]
-    end = max(hangups, default=call.last_event)
-    ring_from = min((dial.began for dial in legs or call.dials), default=None)
-    if party is not None:
-        ring_until = answered_at
+
+def _incoming_route(call, caller, direction, party, legs):
+    """The route of an incoming or internal call (its caller is a party)."""
+    wave = first_round(legs)
+    round_phones = phone_endpoints(wave)
+    # Only a desk phone has an extension: an outside number reached over
+    # the trunk (a fixed destination, follow-me to a mobile) leaves it empty.
+    took = extension_of(party.name) if party is not None and party.kind == PHONE else None
+    first = first_extension(took, round_phones, round_phones + phone_endpoints(legs))
+    forwarded = party is not None and (
+        call.diverted or extension_of(party.name) not in {endpoint(dial) for dial in wave}
+    )
+    from_number = caller.dial_cid or caller.cid
+    if direction == INCOMING:
+        to_number = caller.exten
     else:
-        ring_until = max(
-            (dial.ended for dial in legs or call.dials if dial.ended is not None), default=end
-        )
-    ring = max(0.0, ring_until - ring_from) if ring_from is not None else 0.0
-    talk = 0.0
-    if party is not None:
-        spans = list(call.talk_spans)
-        if call.talk_since is not None:
-            spans.append((call.talk_since, end))
-        talk = _covered_seconds((max(start, answered_at), stop) for start, stop in spans)
+        from_number = from_number or extension_of(caller.name)
+        to_number = caller.dial_exten if looks_dialable(caller.dial_exten) else None
+    to_number = to_number or next(
+        (dial.dest_exten for dial in legs if looks_dialable(dial.dest_exten)), None
+    )
+    # Nobody answered: the call is still the first phone's to follow up.
+    extension = took if party is not None else first
+    return Route(from_number, to_number, extension, first, forwarded)
 
-    return {
-        "external_id": call.external_id,
-        "direction": direction,
-        "status": _status(call, party, caller or parties[0], complete),
-        "from_number": from_number,
-        "to_number": to_number,
-        "extension": extension,
-        "first_extension": first_extension,
-        "forwarded": bool(forwarded),
-        "transferred": call.transferred,
-        "start": _iso(call.first_seen),
-        "end": _iso(max(end, call.first_seen)),
-        "ring_seconds": round(ring),
-        "talk_seconds": round(talk),
-        "recording": call.recording,
-        "hangup_cause": (party or caller or parties[0]).cause,
-    }
+
+def _talk_seconds(call, answered_at, end):
+    """Seconds two parties were joined after the answer, overlaps once."""
+    spans = list(call.talk_spans)
+    if call.talk_since is not None:
+        spans.append((call.talk_since, end))
+    return round(_covered_seconds((max(start, answered_at), stop) for start, stop in spans))
 
 
 def assemble(messages, trunks, stale_seconds=3600, clock=None, **options):

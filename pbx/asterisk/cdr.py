@@ -33,6 +33,20 @@ from .channels import (
     extension_of,
     looks_dialable,
 )
+from .summary import (
+    ANSWERED,
+    BUSY,
+    FAILED,
+    INTERNAL,
+    MISSED,
+    OUTGOING,
+    UNKNOWN,
+    Route,
+    call_record,
+    direction_of,
+    first_extension,
+    ring_seconds,
+)
 
 _CSV_FIXED = (
     "accountcode",
@@ -117,7 +131,6 @@ DIALPLAN_APPS = frozenset(
         "confbridge",
     }
 )
-KNOWN_DISPOSITIONS = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 _UNIQUEID = re.compile(r"^(?:[\w.-]+-)?\d+\.\d+$")
 _AUDIO = re.compile(r"\.(wav|wav49|gsm|mp3|ogg|opus|sln\d*|g722|ulaw|alaw)$", re.IGNORECASE)
 
@@ -300,102 +313,104 @@ def calls_from_rows(rows, trunks, errors=None):
 
 def _status(rows, answered):
     if answered:
-        return "answered"
+        return ANSWERED
     dispositions = {row.disposition for row in rows}
     # Still ANSWERED here means the dialplan answered (IVR, voicemail, queue).
     if dispositions & {"NO ANSWER", "ANSWERED"}:
-        return "missed"
+        return MISSED
     if dispositions == {"BUSY"}:
-        return "busy"
+        return BUSY
     if dispositions and dispositions <= {"FAILED", "CONGESTION"}:
-        return "failed"
+        return FAILED
     if dispositions and dispositions <= {"BUSY", "FAILED", "CONGESTION"}:
-        return "busy"
-    return "unknown"
+        return BUSY
+    return UNKNOWN
 
 
-def _summarize(key, rows, trunks):
-    rows.sort(key=lambda row: (row.start, row.sequence, row.line))
+def _kinds(rows, trunks):
+    """Every channel the rows name, in order of appearance, with its kind."""
     kind = {}
     for row in rows:
         for name in (row.channel, row.dstchannel):
             if name and name not in kind:
                 kind[name] = channel_kind(name, trunks)
+    return kind
+
+
+def _answered(legs):
+    """The legs a person answered.
+
+    ANSWERED only counts on a leg to a party (not a Local half) that was not
+    left in a dialplan application such as VoiceMail or Playback.
+    """
+    return [
+        row
+        for row in legs
+        if row.disposition == "ANSWERED" and row.lastapp.lower() not in DIALPLAN_APPS
+    ]
+
+
+def _summarize(key, rows, trunks):
+    """The call of one group of rows; None when they name no party."""
+    rows.sort(key=lambda row: (row.start, row.sequence, row.line))
+    kind = _kinds(rows, trunks)
     parties = [name for name, what in kind.items() if what != PLUMBING]
     if not parties:
         return None
     caller = parties[0]
-    if kind[caller] == TRUNK:
-        direction = "incoming"
-    elif TRUNK in (kind[name] for name in parties):
-        direction = "outgoing"
-    else:
-        direction = "internal"
-
+    direction = direction_of([kind[name] for name in parties])
     legs = [
         row
         for row in rows
         if row.dstchannel and kind[row.dstchannel] != PLUMBING and row.dstchannel != caller
     ]
-    # ANSWERED only counts on a leg to a party (not a Local half) that was
-    # not left in a dialplan application such as VoiceMail or Playback.
-    answered = [
-        row
-        for row in legs
-        if row.disposition == "ANSWERED" and row.lastapp.lower() not in DIALPLAN_APPS
-    ]
+    answered = _answered(legs)
     answer = min(answered, key=lambda row: (row.answer or row.start, row.line), default=None)
+    if direction == OUTGOING:
+        route = _outgoing_route(rows, caller, legs, kind)
+    else:
+        route = _incoming_route(rows, caller, direction, legs, answer, kind)
+    return call_record(
+        external_id=key,
+        direction=direction,
+        status=_status(rows, answer is not None),
+        route=route,
+        # CDRs record no transfer; a second person answering is one.
+        transferred=len({extension_of(row.dstchannel) for row in answered}) > 1,
+        start=rows[0].start.isoformat(timespec="seconds"),
+        end=max(row.end for row in rows).isoformat(timespec="seconds"),
+        ring_seconds=ring_seconds(
+            [row.start for row in legs],
+            (answer.answer or answer.start) if answer is not None else None,
+            [row.end for row in legs],
+        ),
+        # billsec only means talk time on a leg a person answered.
+        talk_seconds=sum(row.billsec for row in answered),
+        recording=next((row.userfield for row in rows if _AUDIO.search(row.userfield)), None),
+        hangup_cause=None,
+    )
+
+
+def _outgoing_route(rows, caller, legs, kind):
+    first = rows[0]
+    extension = extension_of(caller)
+    trunk_leg = next((row for row in legs if kind[row.dstchannel] == TRUNK), first)
+    to_number = trunk_leg.dst if looks_dialable(trunk_leg.dst) else first.dst
+    return Route(first.src or extension, to_number, extension, extension, False)
+
+
+def _incoming_route(rows, caller, direction, legs, answer, kind):
+    """The route of an incoming or internal call."""
     # CDRs only have whole seconds: legs starting in the first ringing second
     # rang together (ring group, queue ringall).
     wave = [row for row in legs if row.start == legs[0].start] if legs else []
+    first_round = {extension_of(row.dstchannel) for row in wave}
     phones = [row.dstchannel for row in wave + legs if kind[row.dstchannel] == PHONE]
-
-    first = rows[0]
-    if direction == "outgoing":
-        extension = first_extension = extension_of(caller)
-        forwarded = False
-        trunk_leg = next((row for row in legs if kind[row.dstchannel] == TRUNK), first)
-        from_number = first.src or extension
-        to_number = trunk_leg.dst if looks_dialable(trunk_leg.dst) else first.dst
-    else:
-        first_round = {extension_of(row.dstchannel) for row in wave}
-        answerer = extension_of(answer.dstchannel) if answer is not None else None
-        if answerer in first_round:
-            first_extension = answerer
-        else:
-            first_extension = extension_of(phones[0]) if phones else None
-        extension = (
-            answerer if answer is not None and kind[answer.dstchannel] == PHONE else first_extension
-        )
-        reached = [answer] if answer is not None else legs
-        forwarded = any(extension_of(row.dstchannel) not in first_round for row in reached)
-        from_number = first.src or (extension_of(caller) if direction == "internal" else None)
-        to_number = next((row.dst for row in rows if looks_dialable(row.dst)), first.dst)
-
-    ring_from = min((row.start for row in legs), default=None)
-    if ring_from is None:
-        ring = 0
-    elif answer is not None:
-        ring = ((answer.answer or answer.start) - ring_from).total_seconds()
-    else:
-        ring = (max(row.end for row in legs) - ring_from).total_seconds()
-    recording = next((row.userfield for row in rows if _AUDIO.search(row.userfield)), None)
-    return {
-        "external_id": key,
-        "direction": direction,
-        "status": _status(rows, answer is not None),
-        "from_number": from_number,
-        "to_number": to_number,
-        "extension": extension,
-        "first_extension": first_extension,
-        "forwarded": bool(forwarded),
-        # CDRs record no transfer; a second person answering is one.
-        "transferred": len({extension_of(row.dstchannel) for row in answered}) > 1,
-        "start": rows[0].start.isoformat(timespec="seconds"),
-        "end": max(row.end for row in rows).isoformat(timespec="seconds"),
-        "ring_seconds": max(0, round(ring)),
-        # billsec only means talk time on a leg a person answered.
-        "talk_seconds": sum(row.billsec for row in answered),
-        "recording": recording,
-        "hangup_cause": None,
-    }
+    answerer = extension_of(answer.dstchannel) if answer is not None else None
+    first = first_extension(answerer, first_round, [extension_of(name) for name in phones])
+    extension = answerer if answer is not None and kind[answer.dstchannel] == PHONE else first
+    reached = [answer] if answer is not None else legs
+    forwarded = any(extension_of(row.dstchannel) not in first_round for row in reached)
+    from_number = rows[0].src or (extension_of(caller) if direction == INTERNAL else None)
+    to_number = next((row.dst for row in rows if looks_dialable(row.dst)), rows[0].dst)
+    return Route(from_number, to_number, extension, first, forwarded)
