@@ -80,9 +80,20 @@ class TestSecurity(PhoneCase):
 
     @users("phone_manager")
     def test_manager_configures(self):
+        """What a phone user may not do (above), a manager does, and it is stored."""
         gold = self.env["phone.client.type"].create({"name": "Gold"})
-        self.assertTrue(gold)
-        self.env["phone.call"].browse(self.home_call.id).write({"partner_id": False})
+        call = self.env["phone.call"].browse(self.home_call.id)
+        self.assertTrue(call.partner_id, "the caller was matched on ingestion")
+        call.write({"partner_id": False})
+        picture = self.env["phone.call.picture"].search([], limit=1)
+        self.assertTrue(picture)
+        picture.write({"sequence": 3})
+        self.env.invalidate_all()
+        self.assertEqual(self.env["phone.client.type"].search([("name", "=", "Gold")]), gold)
+        self.assertFalse(call.partner_id)
+        self.assertEqual(picture.sequence, 3)
+        call.unlink()
+        self.assertFalse(call.exists())
 
     @users("plain_employee")
     def test_employee_without_phone_group_sees_no_call(self):

@@ -81,7 +81,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -482,9 +482,6 @@ class Analysis:
     left_talk_share: float | None = None
     right_talk_share: float | None = None
     overtalk_seconds: float | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 DUAL_MONO_RATIO = 1e-3  # channel difference 30 dB below the signal
