@@ -41,7 +41,7 @@ class PhoneCall(models.Model):
     silence_ratio = fields.Float(
         readonly=True, aggregator="avg", help="Silence / recording length."
     )
-    longest_silence = fields.Float(string="Longest Silence", readonly=True, aggregator="max")
+    longest_silence = fields.Float(readonly=True, aggregator="max")
     long_silence_count = fields.Integer(
         string="Long Silences",
         readonly=True,

@@ -13,6 +13,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d /tmp/pca-tests.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 pure_passed=0 pure_failed=0 odoo_passed=0 odoo_failed=0 prod_passed=0 prod_failed=0
+lint_passed=0 lint_failed=0
 
 say() { printf '[run_tests] %s\n' "$*"; }
 # shellcheck source=tools/odoo_env.sh
@@ -46,6 +47,17 @@ run_pure() {
         --junitxml="$work/tools.xml" tools/tests) | tail -n 5
     read -r kit_passed kit_failed < <(junit_counts "$python" "$work/tools.xml")
     pure_passed=$((core_passed + kit_passed)) pure_failed=$((core_failed + kit_failed))
+}
+
+# The linters of .pre-commit-config.yaml (tools/lint.sh): one result each.
+run_lint() {
+    say "linters (tools/lint.sh): ruff, ruff format, pylint-odoo, prettier, ESLint"
+    local out
+    out=$(bash "$repo/tools/lint.sh" 2>&1)
+    printf '%s\n' "$out" | grep -v '^lint: .* passed$' | tail -n 60
+    lint_passed=$(printf '%s\n' "$out" | grep -c '^lint: .* passed$')
+    lint_failed=$(printf '%s\n' "$out" | grep -c '^lint: .* failed$')
+    [ "$lint_passed" -gt 0 ] || [ "$lint_failed" -gt 0 ] || lint_failed=1
 }
 
 # The test database served as production serves it (--workers 2 with the
@@ -133,6 +145,7 @@ elif prepare_odoo; then
             >"$work/pip.log" 2>&1 || { say "pip install into $odoo_python failed:"; tail -n 5 "$work/pip.log"; }
     fi
     run_pure "$odoo_python"
+    run_lint
     if psql -d postgres -Atc 'select 1' >/dev/null 2>&1; then
         run_odoo
     else
@@ -146,9 +159,9 @@ else
     if find_odoo >/dev/null 2>&1; then run_pure "$odoo_python"; else pure_in_venv; fi
 fi
 
-say "pure: $pure_passed passed, $pure_failed failed; odoo: $odoo_passed passed, $odoo_failed failed;" \
-    "production shape: $prod_passed passed, $prod_failed failed"
-passed=$((pure_passed + odoo_passed + prod_passed))
-failed=$((pure_failed + odoo_failed + prod_failed))
+say "pure: $pure_passed passed, $pure_failed failed; lint: $lint_passed passed, $lint_failed failed;" \
+    "odoo: $odoo_passed passed, $odoo_failed failed; production shape: $prod_passed passed, $prod_failed failed"
+passed=$((pure_passed + lint_passed + odoo_passed + prod_passed))
+failed=$((pure_failed + lint_failed + odoo_failed + prod_failed))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

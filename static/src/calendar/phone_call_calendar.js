@@ -4,16 +4,15 @@
  * zone), in 24-hour time, labelled "time client-or-number · status" and coloured
  * by status.
  */
-import { deserializeDate, deserializeDateTime, serializeDate } from "@web/core/l10n/dates";
-import { registry } from "@web/core/registry";
-import { user } from "@web/core/user";
-import { CalendarCommonPopover } from "@web/views/calendar/calendar_common/calendar_common_popover";
-import { CalendarCommonRenderer } from "@web/views/calendar/calendar_common/calendar_common_renderer";
-import { CalendarModel } from "@web/views/calendar/calendar_model";
-import { CalendarRenderer } from "@web/views/calendar/calendar_renderer";
-import { calendarView } from "@web/views/calendar/calendar_view";
+import {deserializeDate, deserializeDateTime, serializeDate} from "@web/core/l10n/dates";
+import {registry} from "@web/core/registry";
+import {CalendarCommonPopover} from "@web/views/calendar/calendar_common/calendar_common_popover";
+import {CalendarCommonRenderer} from "@web/views/calendar/calendar_common/calendar_common_renderer";
+import {CalendarModel} from "@web/views/calendar/calendar_model";
+import {CalendarRenderer} from "@web/views/calendar/calendar_renderer";
+import {calendarView} from "@web/views/calendar/calendar_view";
 
-const { DateTime } = luxon;
+const {DateTime} = luxon;
 
 // The list's row colours (decoration-*) as calendar colour indexes.
 export const STATUS_COLORS = {
@@ -23,16 +22,14 @@ export const STATUS_COLORS = {
     failed: 0, // no colour (grey)
     unknown: 4, // light blue
 };
-const TIME_24H = { hour: "2-digit", minute: "2-digit", hour12: false };
+const TIME_24H = {hour: "2-digit", minute: "2-digit", hour12: false};
 // A call lasts a minute or two: shown at least this long, its label stays readable.
 const MIN_SHOWN_MINUTES = 15;
 
 let zonePromise = null;
 /** The company's call time zone (the one that dates the calls), asked once. */
 function callZone(orm) {
-    zonePromise ||= orm
-        .silent.call("res.users", "phone_call_timezone", [])
-        .catch(() => false);
+    zonePromise ||= orm.silent.call("res.users", "phone_call_timezone", []).catch(() => false);
     return zonePromise;
 }
 
@@ -43,7 +40,7 @@ function wallNow(zone) {
         return now;
     }
     const there = now.setZone(zone);
-    return there.isValid ? there.setZone("default", { keepLocalTime: true }) : now;
+    return there.isValid ? there.setZone("default", {keepLocalTime: true}) : now;
 }
 
 export class PhoneCallCalendarModel extends CalendarModel {
@@ -66,7 +63,7 @@ export class PhoneCallCalendarModel extends CalendarModel {
 
     normalizeRecord(rawRecord) {
         const record = super.normalizeRecord(rawRecord);
-        const { call_date: date, call_time: time, status } = rawRecord;
+        const {call_date: date, call_time: time, status} = rawRecord;
         if (date) {
             // The wall time the list shows, whatever the browser's zone.
             const milliseconds = Math.round((time || 0) * 3600000);
@@ -76,15 +73,16 @@ export class PhoneCallCalendarModel extends CalendarModel {
                 second: Math.floor((milliseconds % 60000) / 1000),
             });
             const realStart = deserializeDateTime(rawRecord.call_start);
-            const realEnd = rawRecord.call_end ? deserializeDateTime(rawRecord.call_end) : realStart;
+            const realEnd = rawRecord.call_end
+                ? deserializeDateTime(rawRecord.call_end)
+                : realStart;
             record.start = start;
             record.end = start.plus(realEnd.diff(realStart));
             record.isTimeHidden = this.meta.isTimeHidden || !start.hasSame(record.end, "day");
         }
         const statuses = Object.fromEntries(this.meta.fields.status.selection);
         record.statusLabel = statuses[status] || "";
-        record.who =
-            rawRecord.partner_id?.[1] || rawRecord.client_number || rawRecord.display_name;
+        record.who = rawRecord.partner_id?.[1] || rawRecord.client_number || rawRecord.display_name;
         record.colorIndex = STATUS_COLORS[status] ?? 0;
         return record;
     }
@@ -93,7 +91,7 @@ export class PhoneCallCalendarModel extends CalendarModel {
 export class PhoneCallCalendarPopover extends CalendarCommonPopover {
     computeDateTimeAndDuration() {
         super.computeDateTimeAndDuration();
-        const { start, end } = this.props.record;
+        const {start, end} = this.props.record;
         if (this.time) {
             // With seconds, as the list's Call Time.
             this.time = `${start.toFormat("HH:mm:ss")} - ${end.toFormat("HH:mm:ss")}`;
@@ -103,7 +101,7 @@ export class PhoneCallCalendarPopover extends CalendarCommonPopover {
 
 export class PhoneCallCalendarCommonRenderer extends CalendarCommonRenderer {
     static eventTemplate = "phone_call_accounting.CalendarEvent";
-    static components = { ...CalendarCommonRenderer.components, Popover: PhoneCallCalendarPopover };
+    static components = {...CalendarCommonRenderer.components, Popover: PhoneCallCalendarPopover};
 
     setup() {
         super.setup();
@@ -142,7 +140,7 @@ export class PhoneCallCalendarCommonRenderer extends CalendarCommonRenderer {
 
     convertRecordToEvent(record) {
         const event = super.convertRecordToEvent(record);
-        const shortest = record.start.plus({ minutes: MIN_SHOWN_MINUTES });
+        const shortest = record.start.plus({minutes: MIN_SHOWN_MINUTES});
         if (!event.allDay && record.end < shortest) {
             event.end = shortest.toISO();
         }

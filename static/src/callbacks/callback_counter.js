@@ -1,8 +1,8 @@
-import { registry } from "@web/core/registry";
-import { useService } from "@web/core/utils/hooks";
-import { useDebounced } from "@web/core/utils/timing";
-import { user } from "@web/core/user";
-import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
+import {registry} from "@web/core/registry";
+import {useService} from "@web/core/utils/hooks";
+import {useDebounced} from "@web/core/utils/timing";
+import {user} from "@web/core/user";
+import {Component, onWillStart, onWillUnmount, useState} from "@odoo/owl";
 
 export const CALLBACKS_NOTIFICATION = "phone_call_accounting/callbacks";
 const CALLBACK_ACTION = "phone_call_accounting.phone_call_callback_action";
@@ -21,7 +21,7 @@ export class CallbackCounter extends Component {
         this.orm = useService("orm");
         this.action = useService("action");
         this.bus = useService("bus_service");
-        this.state = useState({ count: 0, visible: false });
+        this.state = useState({count: 0, visible: false});
         this.refreshSoon = useDebounced(() => this.refresh(), BURST_MS);
         onWillStart(async () => {
             this.state.visible = await user.hasGroup("phone_call_accounting.group_phone_user");
@@ -45,11 +45,11 @@ export class CallbackCounter extends Component {
 
     async open() {
         // As its menu does: the list alone, not stacked on the screen left behind.
-        await this.action.doAction(CALLBACK_ACTION, { clearBreadcrumbs: true });
+        await this.action.doAction(CALLBACK_ACTION, {clearBreadcrumbs: true});
         await this.refresh();
     }
 }
 
 registry
     .category("systray")
-    .add("phone_call_accounting.CallbackCounter", { Component: CallbackCounter }, { sequence: 30 });
+    .add("phone_call_accounting.CallbackCounter", {Component: CallbackCounter}, {sequence: 30});

@@ -1,7 +1,7 @@
-import { reactive } from "@odoo/owl";
-import { _t } from "@web/core/l10n/translation";
-import { registry } from "@web/core/registry";
-import { user } from "@web/core/user";
+import {reactive} from "@odoo/owl";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
+import {user} from "@web/core/user";
 
 /**
  * Click to dial: ring the user's own desk phone, then the number (AMI Originate
@@ -10,14 +10,16 @@ import { user } from "@web/core/user";
  */
 export const phoneDialService = {
     dependencies: ["action", "notification", "orm"],
-    start(env, { action, notification, orm }) {
-        const state = reactive({ canDial: false, extension: false });
+    start(env, {action, notification, orm}) {
+        const state = reactive({canDial: false, extension: false});
         let asked = null;
 
         function ensureInfo() {
-            asked ||= orm
-                .silent.call("res.users", "phone_dial_info", [])
-                .then((info) => Object.assign(state, { canDial: info.can_dial, extension: info.extension }))
+            asked ||= orm.silent
+                .call("res.users", "phone_dial_info", [])
+                .then((info) =>
+                    Object.assign(state, {canDial: info.can_dial, extension: info.extension})
+                )
                 .catch(() => {});
             return asked;
         }
@@ -43,7 +45,7 @@ export const phoneDialService = {
             }
         }
 
-        return { state, ensureInfo, dial };
+        return {state, ensureInfo, dial};
     },
 };
 

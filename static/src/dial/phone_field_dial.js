@@ -1,6 +1,6 @@
-import { useState } from "@odoo/owl";
-import { patch } from "@web/core/utils/patch";
-import { PhoneField } from "@web/views/fields/phone/phone_field";
+import {useState} from "@odoo/owl";
+import {patch} from "@web/core/utils/patch";
+import {PhoneField} from "@web/views/fields/phone/phone_field";
 
 const SERVICE = "phone_call_accounting.dial";
 
@@ -9,7 +9,7 @@ patch(PhoneField.prototype, {
         super.setup();
         // Absent in test environments that do not start every service.
         this.phoneDial = SERVICE in this.env.services ? this.env.services[SERVICE] : null;
-        this.phoneDialState = this.phoneDial ? useState(this.phoneDial.state) : { canDial: false };
+        this.phoneDialState = this.phoneDial ? useState(this.phoneDial.state) : {canDial: false};
         this.phoneDial?.ensureInfo();
     },
     get showPhoneDial() {

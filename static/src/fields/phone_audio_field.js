@@ -1,7 +1,7 @@
-import { _t } from "@web/core/l10n/translation";
-import { registry } from "@web/core/registry";
-import { standardFieldProps } from "@web/views/fields/standard_field_props";
-import { Component, onWillUnmount, useExternalListener, useRef, useState } from "@odoo/owl";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
+import {standardFieldProps} from "@web/views/fields/standard_field_props";
+import {Component, onWillUnmount, useExternalListener, useRef, useState} from "@odoo/owl";
 
 /**
  * Plays a call's recording from its access-checked URL: a full player on the
@@ -9,10 +9,10 @@ import { Component, onWillUnmount, useExternalListener, useRef, useState } from 
  */
 export class PhoneAudioField extends Component {
     static template = "phone_call_accounting.PhoneAudioField";
-    static props = { ...standardFieldProps, compact: { type: Boolean, optional: true } };
+    static props = {...standardFieldProps, compact: {type: Boolean, optional: true}};
 
     setup() {
-        this.state = useState({ playing: false });
+        this.state = useState({playing: false});
         this.player = useRef("player");
         onWillUnmount(() => this.audio?.pause());
         // A keyword hit's time (Analysis tab) plays the recording from that moment.
@@ -63,7 +63,7 @@ export const phoneAudioField = {
     component: PhoneAudioField,
     displayName: _t("Call recording player"),
     supportedTypes: ["char"],
-    extractProps: ({ options }) => ({ compact: Boolean(options.compact) }),
+    extractProps: ({options}) => ({compact: Boolean(options.compact)}),
 };
 
 registry.category("fields").add("phone_audio", phoneAudioField);

@@ -1,8 +1,8 @@
-import { _t } from "@web/core/l10n/translation";
-import { registry } from "@web/core/registry";
-import { formatPercentage } from "@web/views/fields/formatters";
-import { standardFieldProps } from "@web/views/fields/standard_field_props";
-import { Component, xml } from "@odoo/owl";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
+import {formatPercentage} from "@web/views/fields/formatters";
+import {standardFieldProps} from "@web/views/fields/standard_field_props";
+import {Component, xml} from "@odoo/owl";
 
 /**
  * Seconds as h:mm:ss everywhere a duration shows: rows, list totals, pivot
@@ -26,7 +26,7 @@ export function formatPhoneShare(value, options = {}) {
         return "";
     }
     // One decimal at most, whatever the view passes along: "50%", "33.3%".
-    return formatPercentage(value, { ...options, digits: [16, 1], trailingZeros: false });
+    return formatPercentage(value, {...options, digits: [16, 1], trailingZeros: false});
 }
 formatPhoneShare.extractOptions = formatPercentage.extractOptions;
 
@@ -37,7 +37,7 @@ registry
 
 class PhoneFormattedField extends Component {
     static template = xml`<span t-esc="formattedValue"/>`;
-    static props = { ...standardFieldProps };
+    static props = {...standardFieldProps};
 
     get formattedValue() {
         const formatter = registry.category("formatters").get(this.constructor.formatterName);

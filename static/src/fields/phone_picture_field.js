@@ -1,5 +1,5 @@
-import { registry } from "@web/core/registry";
-import { BadgeField, badgeField } from "@web/views/fields/badge/badge_field";
+import {registry} from "@web/core/registry";
+import {BadgeField, badgeField} from "@web/views/fields/badge/badge_field";
 
 /**
  * A call's status or direction with its picture (Configuration > Status and
@@ -11,8 +11,8 @@ export class PhonePictureField extends BadgeField {
     static template = "phone_call_accounting.PhonePictureField";
     static props = {
         ...BadgeField.props,
-        pictureField: { type: String },
-        badge: { type: Boolean, optional: true },
+        pictureField: {type: String},
+        badge: {type: Boolean, optional: true},
     };
 
     get pictureUrl() {
@@ -23,9 +23,7 @@ export class PhonePictureField extends BadgeField {
 registry.category("fields").add("phone_picture", {
     ...badgeField,
     component: PhonePictureField,
-    fieldDependencies: ({ options }) => [
-        { name: options.picture_field, type: "char", readonly: true },
-    ],
+    fieldDependencies: ({options}) => [{name: options.picture_field, type: "char", readonly: true}],
     extractProps: (fieldInfo, dynamicInfo) => ({
         ...badgeField.extractProps(fieldInfo, dynamicInfo),
         pictureField: fieldInfo.options.picture_field,

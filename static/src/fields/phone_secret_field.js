@@ -1,8 +1,8 @@
-import { _t } from "@web/core/l10n/translation";
-import { registry } from "@web/core/registry";
-import { CopyButton } from "@web/core/copy_button/copy_button";
-import { CharField, charField } from "@web/views/fields/char/char_field";
-import { Component, useState } from "@odoo/owl";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
+import {CopyButton} from "@web/core/copy_button/copy_button";
+import {CharField, charField} from "@web/views/fields/char/char_field";
+import {Component, useState} from "@odoo/owl";
 
 /**
  * A secret an administrator must be able to copy (a PBX's token): masked,
@@ -10,16 +10,16 @@ import { Component, useState } from "@odoo/owl";
  */
 export class PhoneSecretField extends Component {
     static template = "phone_call_accounting.PhoneSecretField";
-    static components = { CharField, CopyButton };
-    static props = { ...CharField.props };
+    static components = {CharField, CopyButton};
+    static props = {...CharField.props};
 
     setup() {
-        this.state = useState({ shown: false });
+        this.state = useState({shown: false});
         this.successText = _t("Copied");
     }
 
     get charProps() {
-        return { ...this.props, isPassword: !this.state.shown };
+        return {...this.props, isPassword: !this.state.shown};
     }
 
     get revealTitle() {

@@ -1,9 +1,9 @@
-import { getCustomColor, lightenColor, darkenColor } from "@web/core/colors/colors";
-import { cookie } from "@web/core/browser/cookie";
-import { sortBy } from "@web/core/utils/arrays";
-import { patch } from "@web/core/utils/patch";
-import { SEP } from "@web/views/graph/graph_model";
-import { GraphRenderer } from "@web/views/graph/graph_renderer";
+import {getCustomColor, lightenColor, darkenColor} from "@web/core/colors/colors";
+import {cookie} from "@web/core/browser/cookie";
+import {sortBy} from "@web/core/utils/arrays";
+import {patch} from "@web/core/utils/patch";
+import {SEP} from "@web/views/graph/graph_model";
+import {GraphRenderer} from "@web/views/graph/graph_renderer";
 
 /** The models whose graphs colour calls by status. */
 export const PHONE_GRAPH_MODELS = ["phone.call", "phone.call.report"];
@@ -53,7 +53,7 @@ patch(GraphRenderer.prototype, {
      * ours; null otherwise.
      */
     _phoneStatusGroupBy() {
-        const { resModel, groupBy } = this.model.metaData;
+        const {resModel, groupBy} = this.model.metaData;
         if (!PHONE_GRAPH_MODELS.includes(resModel)) {
             return null;
         }
@@ -61,7 +61,7 @@ patch(GraphRenderer.prototype, {
         if (index === -1) {
             return null;
         }
-        return { index, spec: groupBy[index].spec, count: groupBy.length };
+        return {index, spec: groupBy[index].spec, count: groupBy.length};
     },
 
     /**
@@ -153,7 +153,7 @@ patch(GraphRenderer.prototype, {
 
     getLegendOptions() {
         const options = super.getLegendOptions(...arguments);
-        const { mode } = this.model.metaData;
+        const {mode} = this.model.metaData;
         const generateLabels = options.labels?.generateLabels;
         if (!generateLabels || !this._phoneStatusGroupBy()) {
             return options;
@@ -164,14 +164,14 @@ patch(GraphRenderer.prototype, {
                 generateLabels(chart).map((item) => {
                     const colors = chart.data.datasets[0]?.backgroundColor;
                     const color = Array.isArray(colors) ? colors[item.index] : null;
-                    return color ? { ...item, fillStyle: color } : item;
+                    return color ? {...item, fillStyle: color} : item;
                 });
         } else {
             // A measure whose bars each have their status colour: a neutral legend box.
             options.labels.generateLabels = (chart) =>
                 generateLabels(chart).map((item) =>
                     Array.isArray(item.fillStyle)
-                        ? { ...item, fillStyle: NEUTRAL_COLOR, strokeStyle: NEUTRAL_COLOR }
+                        ? {...item, fillStyle: NEUTRAL_COLOR, strokeStyle: NEUTRAL_COLOR}
                         : item
                 );
         }
@@ -188,7 +188,7 @@ patch(GraphRenderer.prototype, {
         return items.map((item, i) => {
             const point = sortedDataPoints[i];
             const colors = point && data.datasets[point.datasetIndex]?.backgroundColor;
-            return Array.isArray(colors) ? { ...item, boxColor: colors[point.dataIndex] } : item;
+            return Array.isArray(colors) ? {...item, boxColor: colors[point.dataIndex]} : item;
         });
     },
 });

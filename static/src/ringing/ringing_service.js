@@ -1,6 +1,6 @@
-import { markup } from "@odoo/owl";
-import { _t } from "@web/core/l10n/translation";
-import { registry } from "@web/core/registry";
+import {markup} from "@odoo/owl";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
 
 export const RINGING_NOTIFICATION = "phone_call_accounting/ringing";
 // About as long as a phone rings before voicemail; hovering keeps it open.
@@ -33,7 +33,9 @@ export function ringingMessage(payload) {
         markup`<div class="o_phone_ringing_caller"><strong class="o_phone_ringing_name">${who}</strong> <span class="o_phone_ringing_number text-muted text-nowrap">${number}</span></div>`
     );
     if (noCreate) {
-        parts.push(markup`<div class="o_phone_ringing_no_create mt-1 small text-muted">${noCreate}</div>`);
+        parts.push(
+            markup`<div class="o_phone_ringing_no_create mt-1 small text-muted">${noCreate}</div>`
+        );
     }
     if (payload.last_calls?.length) {
         // The server dates each call as the calls list does (call time zone, 24-hour).
@@ -54,7 +56,7 @@ export function ringingMessage(payload) {
 
 export const phoneRingingService = {
     dependencies: ["action", "bus_service", "notification"],
-    start(env, { action, bus_service: bus, notification }) {
+    start(env, {action, bus_service: bus, notification}) {
         const open = new Map(); // call id + extension -> close function
 
         function openPartnerForm(values) {
@@ -79,7 +81,7 @@ export const phoneRingingService = {
                     primary: true,
                     onClick: () => {
                         close();
-                        openPartnerForm({ res_id: payload.partner_id });
+                        openPartnerForm({res_id: payload.partner_id});
                     },
                 });
             }
@@ -90,7 +92,7 @@ export const phoneRingingService = {
                     primary: true,
                     onClick: () => {
                         close();
-                        openPartnerForm({ context: payload.create_defaults || {} });
+                        openPartnerForm({context: payload.create_defaults || {}});
                     },
                 });
             }
@@ -106,7 +108,7 @@ export const phoneRingingService = {
 
         bus.subscribe(RINGING_NOTIFICATION, show);
         bus.start();
-        return { show };
+        return {show};
     },
 };
 

@@ -7,9 +7,9 @@
  * answered call (whose expected time of day, worked out by the test, is the
  * client's reference) and a missed one a minute later.
  */
-import { registry } from "@web/core/registry";
+import {registry} from "@web/core/registry";
 
-const { DateTime } = luxon;
+const {DateTime} = luxon;
 const CLIENT = "Time Client";
 const known = {}; // what the first step reads: the expected time, the client, the PBX
 
@@ -36,13 +36,13 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
             content: "What the test expects; the browser is in another zone than the calls",
             trigger: ".o_list_view",
             run: async () => {
-                const { orm } = env().services;
+                const {orm} = env().services;
                 const [client] = await orm.searchRead(
                     "res.partner",
                     [["name", "=", CLIENT]],
                     ["ref", "phone"]
                 );
-                Object.assign(known, { time: client.ref, id: client.id, phone: client.phone });
+                Object.assign(known, {time: client.ref, id: client.id, phone: client.phone});
                 const zone = await orm.call("res.users", "phone_call_timezone", []);
                 const offset = DateTime.now().setZone(zone).offset;
                 if (offset === DateTime.local().offset) {
@@ -53,7 +53,7 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "The list gives the call's time",
             trigger: `.o_list_view ${row()} td[name=call_time]`,
-            run: ({ anchor }) => checkTime("The list", anchor),
+            run: ({anchor}) => checkTime("The list", anchor),
         },
         {
             content: "Open the call",
@@ -63,7 +63,7 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "Its form gives the same time",
             trigger: '.o_form_view .o_field_widget[name="call_time"]',
-            run: ({ anchor }) => checkTime("The call's form", anchor),
+            run: ({anchor}) => checkTime("The call's form", anchor),
         },
         {
             content: "Back to the list",
@@ -83,7 +83,7 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "... gives the answered call the same time",
             trigger: `.o_form_view div[name="partner_call_ids"] .o_data_row td[name=call_time]`,
-            run: ({ anchor }) => checkTime("The Client History", anchor),
+            run: ({anchor}) => checkTime("The Client History", anchor),
         },
         {
             content: "The client's form",
@@ -98,13 +98,14 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         },
         {
             content: "Its Calls tab",
-            trigger: '.o_form_view .o_notebook a[name="phone_calls"], .o_form_view .o_notebook a:contains("Calls")',
+            trigger:
+                '.o_form_view .o_notebook a[name="phone_calls"], .o_form_view .o_notebook a:contains("Calls")',
             run: "click",
         },
         {
             content: "... gives the same time",
             trigger: `.o_form_view div[name="phone_recent_call_ids"] .o_data_row:has(td[name=status]:contains("Answered")) td[name=call_time]`,
-            run: ({ anchor }) => checkTime("The client's Calls tab", anchor),
+            run: ({anchor}) => checkTime("The client's Calls tab", anchor),
         },
         {
             content: "The calls calendar",
@@ -118,8 +119,12 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "It opens on the day; the call is labelled with its time, client and status",
             trigger: `.o_calendar_view .fc-timeGridDay-view .fc-event:has(.o_phone_calendar_who:contains("${CLIENT}")):has(.o_phone_calendar_status:contains("Answered"))`,
-            run: ({ anchor }) => {
-                checkTime("The calendar's label", anchor.querySelector(".o_phone_calendar_time"), known.time.slice(0, 5));
+            run: ({anchor}) => {
+                checkTime(
+                    "The calendar's label",
+                    anchor.querySelector(".o_phone_calendar_time"),
+                    known.time.slice(0, 5)
+                );
                 // ... and sits at that time on the grid.
                 const [hour, minute] = known.time.split(":").map(Number);
                 const slot = `${String(hour).padStart(2, "0")}:${minute < 30 ? "00" : "30"}:00`;
@@ -139,9 +144,11 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "... from the same time on",
             trigger: ".o_cw_popover .fa-clock-o + span",
-            run: ({ anchor }) => {
+            run: ({anchor}) => {
                 if (!anchor.innerText.startsWith(`${known.time} - `)) {
-                    throw new Error(`The calendar's details read "${anchor.innerText}", the list ${known.time}`);
+                    throw new Error(
+                        `The calendar's details read "${anchor.innerText}", the list ${known.time}`
+                    );
                 }
             },
         },
@@ -174,9 +181,11 @@ registry.category("web_tour.tours").add("phone_call_time_tour", {
         {
             content: "The pop-up's last calls give the same time",
             trigger: `.o_phone_ringing:contains("${CLIENT}") .o_phone_ringing_call.o_phone_ringing_answered .o_phone_ringing_when`,
-            run: ({ anchor }) => {
+            run: ({anchor}) => {
                 if (!anchor.innerText.endsWith(` ${known.time}`)) {
-                    throw new Error(`The pop-up dates the call "${anchor.innerText}", the list ${known.time}`);
+                    throw new Error(
+                        `The pop-up dates the call "${anchor.innerText}", the list ${known.time}`
+                    );
                 }
             },
         },

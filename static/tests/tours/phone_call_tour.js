@@ -1,5 +1,5 @@
-import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_utils";
+import {registry} from "@web/core/registry";
+import {stepUtils} from "@web_tour/tour_utils";
 
 registry.category("web_tour.tours").add("phone_call_accounting_tour", {
     url: "/odoo",
@@ -16,11 +16,12 @@ registry.category("web_tour.tours").add("phone_call_accounting_tour", {
         },
         {
             content: "The tour's call is in the list, coloured as answered",
-            trigger: '.o_list_view .o_data_row.text-success td[name="partner_id"]:contains("Tour Client")',
+            trigger:
+                '.o_list_view .o_data_row.text-success td[name="partner_id"]:contains("Tour Client")',
         },
         {
             content: "The missed call is coloured as missed",
-            trigger: '.o_list_view .o_data_row.text-danger',
+            trigger: ".o_list_view .o_data_row.text-danger",
         },
         {
             content: "Open the search options",

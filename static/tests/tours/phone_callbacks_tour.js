@@ -3,7 +3,7 @@
  * tells the web client over the bus), and opens its list without stacking it on
  * itself. Started by tests/test_callbacks.py with two missed calls to call back.
  */
-import { registry } from "@web/core/registry";
+import {registry} from "@web/core/registry";
 
 const COUNTER = ".o_phone_callback_counter";
 

@@ -1,5 +1,5 @@
-import { registry } from "@web/core/registry";
-import { openPhoneMenu } from "@phone_call_accounting/../tests/tours/phone_tour_steps";
+import {registry} from "@web/core/registry";
+import {openPhoneMenu} from "@phone_call_accounting/../tests/tours/phone_tour_steps";
 
 /**
  * Each status label (as admin reads it) and the theme colour of its decoration in
@@ -124,7 +124,8 @@ registry.category("web_tour.tours").add("phone_call_accounting_graph_colors_tour
         },
         {
             content: "Go to the calls",
-            trigger: 'a[data-menu-xmlid="phone_call_accounting.phone_call_menu"], button[data-menu-xmlid="phone_call_accounting.phone_call_menu"]',
+            trigger:
+                'a[data-menu-xmlid="phone_call_accounting.phone_call_menu"], button[data-menu-xmlid="phone_call_accounting.phone_call_menu"]',
             run: "click",
         },
         {

@@ -7,11 +7,11 @@
  * Configuration for Phone managers, its Settings and Extensions for administrators only.
  * Started by tests/test_menus.py.
  */
-import { App } from "@odoo/owl";
-import { rpcBus } from "@web/core/network/rpc";
-import { registry } from "@web/core/registry";
-import { user } from "@web/core/user";
-import { stepUtils } from "@web_tour/tour_utils";
+import {App} from "@odoo/owl";
+import {rpcBus} from "@web/core/network/rpc";
+import {registry} from "@web/core/registry";
+import {user} from "@web/core/user";
+import {stepUtils} from "@web_tour/tour_utils";
 
 const ROOT = "phone_call_accounting.phone_menu_root";
 const CONFIG = "phone_call_accounting.phone_config_menu";
@@ -44,15 +44,15 @@ function watchRPCs() {
         return;
     }
     watching = true;
-    rpcBus.addEventListener("RPC:REQUEST", ({ detail }) => {
+    rpcBus.addEventListener("RPC:REQUEST", ({detail}) => {
         pendingRPCs.set(detail.data.id, detail.url);
     });
-    rpcBus.addEventListener("RPC:RESPONSE", ({ detail }) => {
+    rpcBus.addEventListener("RPC:RESPONSE", ({detail}) => {
         pendingRPCs.delete(detail.data.id);
         if (detail.error) {
-            const { model, method } = detail.data.params || {};
+            const {model, method} = detail.data.params || {};
             const what = model ? `${model}.${method}` : detail.data.method;
-            const { name, message } = detail.error.data || detail.error;
+            const {name, message} = detail.error.data || detail.error;
             failedRPCs.push(`${what}: ${name ? `${name}: ` : ""}${message}`);
         }
     });
@@ -84,8 +84,7 @@ async function waitLoaded(where, condition) {
     for (;;) {
         checkNoError(where);
         const busy =
-            pendingRPCs.size > 0 ||
-            [...App.apps].some((app) => app.scheduler.tasks.size > 0);
+            pendingRPCs.size > 0 || [...App.apps].some((app) => app.scheduler.tasks.size > 0);
         if (!busy && condition()) {
             await nextFrame();
             checkNoError(where);
@@ -105,7 +104,7 @@ async function waitLoaded(where, condition) {
 
 function click(element) {
     for (const type of ["pointerdown", "mousedown", "pointerup", "mouseup", "click"]) {
-        const init = { bubbles: true, cancelable: true, view: window };
+        const init = {bubbles: true, cancelable: true, view: window};
         element.dispatchEvent(new MouseEvent(type, init));
     }
 }
@@ -121,7 +120,7 @@ function menuEntry(xmlid) {
 // The screen walk (phone_screens_tour) also checks each screen's layout at the
 // test browser's 1366 x 768: nothing cut, nothing wider than the window, and on
 // a Korean screen none of the addon's English labels.
-const layout = { on: false, english: new Set(), problems: [] };
+const layout = {on: false, english: new Set(), problems: []};
 const LABELS = [
     ".o_list_view thead th",
     ".o_form_view .o_form_label",
@@ -139,8 +138,14 @@ const LABELS = [
     ".o_searchview_facet",
 ];
 // Where the text itself is the screen's (menus, selection values shown as text).
-const WORDS = [...LABELS, ".o_menu_sections .dropdown-toggle", ".o_menu_sections .o_nav_entry",
-    ".o_field_selection span", ".o_field_badge span", ".o_calendar_renderer .fc-col-header-cell"];
+const WORDS = [
+    ...LABELS,
+    ".o_menu_sections .dropdown-toggle",
+    ".o_menu_sections .o_nav_entry",
+    ".o_field_selection span",
+    ".o_field_badge span",
+    ".o_calendar_renderer .fc-col-header-cell",
+];
 
 function visible(element) {
     const rect = element.getBoundingClientRect();
@@ -184,12 +189,17 @@ function checkLayout(where) {
     }
     const found = [];
     for (const element of document.querySelectorAll(LABELS.join(", "))) {
-        if (!visible(element) || element.closest(".o_optional_columns_dropdown, .o-dropdown--menu")) {
+        if (
+            !visible(element) ||
+            element.closest(".o_optional_columns_dropdown, .o-dropdown--menu")
+        ) {
             continue;
         }
         const cut = cutPart(element);
         if (cut) {
-            found.push(`cut: "${cut.innerText.trim()}" (${cut.scrollWidth} > ${cut.clientWidth} px)`);
+            found.push(
+                `cut: "${cut.innerText.trim()}" (${cut.scrollWidth} > ${cut.clientWidth} px)`
+            );
         } else if (wrapped(element)) {
             found.push(`wrapped: "${element.innerText.trim().replace(/\s+/g, " ")}"`);
         }
@@ -197,7 +207,9 @@ function checkLayout(where) {
     for (const selector of [".o_action_manager .o_content", ".o_list_renderer", ".o_pivot"]) {
         for (const box of document.querySelectorAll(selector)) {
             if (visible(box) && box.scrollWidth > box.clientWidth + 1) {
-                found.push(`wider than the window: ${selector} ${box.scrollWidth} > ${box.clientWidth} px`);
+                found.push(
+                    `wider than the window: ${selector} ${box.scrollWidth} > ${box.clientWidth} px`
+                );
             }
         }
     }
@@ -224,13 +236,17 @@ function checkLayout(where) {
 
 /** Each notebook tab of the open form, checked in turn. */
 async function checkFormTabs(env, where) {
-    const tabs = [...document.querySelectorAll(".o_action_manager .o_form_view .o_notebook .nav-link")];
+    const tabs = [
+        ...document.querySelectorAll(".o_action_manager .o_form_view .o_notebook .nav-link"),
+    ];
     for (const tab of tabs) {
         if (!visible(tab)) {
             continue;
         }
         click(tab);
-        await waitLoaded(`${where}, tab ${tab.innerText.trim()}`, () => tab.classList.contains("active"));
+        await waitLoaded(`${where}, tab ${tab.innerText.trim()}`, () =>
+            tab.classList.contains("active")
+        );
         checkLayout(`${where}, tab "${tab.innerText.trim()}"`);
     }
 }
@@ -243,10 +259,14 @@ async function checkCalendarScales(where) {
             return;
         }
         click(toggle);
-        await waitLoaded(`${where}, scale menu`, () => document.querySelector(`.o_scale_button_${scale}`));
+        await waitLoaded(`${where}, scale menu`, () =>
+            document.querySelector(`.o_scale_button_${scale}`)
+        );
         click(document.querySelector(`.o_scale_button_${scale}`));
         await waitLoaded(`${where}, ${scale} scale`, () =>
-            document.querySelector(`.o_calendar_renderer .fc-timeGrid${scale === "day" ? "Day" : "Week"}-view`)
+            document.querySelector(
+                `.o_calendar_renderer .fc-timeGrid${scale === "day" ? "Day" : "Week"}-view`
+            )
         );
         checkLayout(`${where}, calendar ${scale}`);
     }
@@ -345,7 +365,7 @@ async function openMenu(env, menu, section) {
 }
 
 // What the steps found, across steps.
-const walked = { visited: [], seen: [] };
+const walked = {visited: [], seen: []};
 
 function phoneTree() {
     const env = odoo.__WOWL_DEBUG__.root.env;
@@ -353,7 +373,7 @@ function phoneTree() {
     if (!app) {
         throw new Error("The Phone app is not in the apps menu");
     }
-    return { env, tree: env.services.menu.getMenuAsTree(app.id) };
+    return {env, tree: env.services.menu.getMenuAsTree(app.id)};
 }
 
 /**
@@ -362,7 +382,7 @@ function phoneTree() {
  */
 async function walkTop(xmlid) {
     watchRPCs();
-    const { env, tree } = phoneTree();
+    const {env, tree} = phoneTree();
     async function walk(menu, section) {
         walked.seen.push(menu.xmlid);
         if (!menu.childrenTree.length && menu.actionID && !walked.visited.includes(menu.xmlid)) {
@@ -389,7 +409,7 @@ async function checkWalked() {
         ...(isManager ? MANAGER_MENUS : []),
         ...(isManager && isSystem ? SYSTEM_MENUS : []),
     ];
-    const { visited, seen } = walked;
+    const {visited, seen} = walked;
     const missing = expected.filter((xmlid) => !visited.includes(xmlid));
     if (missing.length) {
         throw new Error(`Phone menus not opened: ${missing.join(", ")} (opened: ${visited})`);

@@ -2,7 +2,7 @@
  * A manager reads and copies a PBX's secret token, then makes a new one and
  * sees it once in a dialog with a copy button. Started by tests/test_pbx_form.py.
  */
-import { registry } from "@web/core/registry";
+import {registry} from "@web/core/registry";
 
 registry.category("web_tour.tours").add("phone_pbx_token_tour", {
     steps: () => [
@@ -41,7 +41,8 @@ registry.category("web_tour.tours").add("phone_pbx_token_tour", {
         },
         {
             content: "The new token is shown once, with a copy button",
-            trigger: '.modal .o_field_widget[name="token"] .o_clipboard_button, .modal .o_field_widget[name="token"] button',
+            trigger:
+                '.modal .o_field_widget[name="token"] .o_clipboard_button, .modal .o_field_widget[name="token"] button',
         },
         {
             content: "It is a new token",

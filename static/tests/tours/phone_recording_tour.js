@@ -1,4 +1,4 @@
-import { registry } from "@web/core/registry";
+import {registry} from "@web/core/registry";
 
 registry.category("web_tour.tours").add("phone_call_accounting_recording_tour", {
     steps: () => [
@@ -14,7 +14,7 @@ registry.category("web_tour.tours").add("phone_call_accounting_recording_tour", 
                 const audio = document.querySelector("audio.o_phone_audio_player");
                 if (!(audio.readyState >= 1)) {
                     await new Promise((resolve, reject) => {
-                        audio.addEventListener("loadedmetadata", resolve, { once: true });
+                        audio.addEventListener("loadedmetadata", resolve, {once: true});
                         audio.addEventListener("error", () => reject(new Error("audio error")), {
                             once: true,
                         });
@@ -63,7 +63,7 @@ registry.category("web_tour.tours").add("phone_call_accounting_recording_tour", 
                 }
                 if (!(audio.readyState >= 1)) {
                     await new Promise((resolve) =>
-                        audio.addEventListener("loadedmetadata", resolve, { once: true })
+                        audio.addEventListener("loadedmetadata", resolve, {once: true})
                     );
                 }
                 link.click();

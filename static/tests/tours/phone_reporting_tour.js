@@ -1,5 +1,5 @@
-import { registry } from "@web/core/registry";
-import { openPhoneMenu } from "@phone_call_accounting/../tests/tours/phone_tour_steps";
+import {registry} from "@web/core/registry";
+import {openPhoneMenu} from "@phone_call_accounting/../tests/tours/phone_tour_steps";
 
 registry.category("web_tour.tours").add("phone_call_accounting_reporting_tour", {
     url: "/odoo",

@@ -1,5 +1,5 @@
-import { rpc } from "@web/core/network/rpc";
-import { registry } from "@web/core/registry";
+import {rpc} from "@web/core/network/rpc";
+import {registry} from "@web/core/registry";
 
 /** Post a ringing event as the PBX does: its own route, its bearer token. */
 async function postRinging(event) {
@@ -11,7 +11,7 @@ async function postRinging(event) {
     });
     const response = await fetch(`/phone_call_accounting/pbx/${pbx.id}/ringing`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${pbx.token}` },
+        headers: {"Content-Type": "application/json", Authorization: `Bearer ${pbx.token}`},
         body: JSON.stringify(event),
     });
     const result = await response.json();
@@ -130,7 +130,8 @@ registry.category("web_tour.tours").add("phone_call_accounting_ringing_tour", {
         {
             content: "A new contact form, the number filled in",
             trigger: '.o_form_view .o_last_breadcrumb_item:contains("New")',
-            run: () => checkValue('.o_form_view .o_field_widget[name="phone"] input', "+31612345678"),
+            run: () =>
+                checkValue('.o_form_view .o_field_widget[name="phone"] input', "+31612345678"),
         },
         {
             content: "A mobile number outside the numbering plan rings extension 201",

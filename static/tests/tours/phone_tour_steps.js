@@ -1,4 +1,4 @@
-import { stepUtils } from "@web_tour/tour_utils";
+import {stepUtils} from "@web_tour/tour_utils";
 
 /**
  * Steps that open the Phone app, then each menu of ``path`` in turn: pairs of
