@@ -2,7 +2,7 @@
     "name": "Phone",
     "summary": "Call accounting: every PBX call logged, matched to clients, "
     "coloured by status, long calls reviewed",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "category": "Productivity/Phone",
     "author": "phone_call_accounting developers",
     "website": "https://github.com/phone-call-accounting/phone_call_accounting",
