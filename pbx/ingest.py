@@ -6,6 +6,8 @@ dict into clean, typed values or a reason a person can act on. It never
 guesses: a missing timezone or an unknown status word rejects the item.
 """
 
+from __future__ import annotations
+
 import hashlib
 import math
 import re
@@ -49,7 +51,7 @@ class InvalidCall(ValueError):
     """Raised with the reason an item cannot become a call."""
 
 
-def parse_start(value):
+def parse_start(value: object) -> datetime:
     """Return an aware UTC datetime from ISO 8601 text or a datetime."""
     if isinstance(value, datetime):
         moment = value
@@ -159,7 +161,7 @@ def _flag(item, key):
     return bool(value)
 
 
-def clean_call(item):
+def clean_call(item: object) -> dict:
     """Validate one ingestion dict; return a dict of typed values.
 
     Raises :class:`InvalidCall` with the first problem found.
@@ -206,7 +208,7 @@ def clean_call(item):
     return clean
 
 
-def client_number_of(clean):
+def client_number_of(clean: dict) -> str:
     """The raw number of the outside party: caller for incoming, callee for outgoing."""
     if clean["direction"] == "incoming":
         return clean["from_number"]
@@ -215,7 +217,7 @@ def client_number_of(clean):
     return ""
 
 
-def fingerprint(clean, source):
+def fingerprint(clean: dict, source: str) -> str:
     """A short digest of a cleaned call (what :func:`clean_call` returned) as
     ``source`` delivered it.
 

@@ -6,6 +6,8 @@ Odoo matches clients on the E.164 form, so every number is classified once
 here and the ORM only ever compares normalised strings.
 """
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -49,11 +51,11 @@ class Number:
     parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
     @property
-    def display(self):
+    def display(self) -> str:
         """What a user should read: E.164 for outside numbers, else as given."""
         return self.e164 or self.raw
 
-    def display_in(self, country):
+    def display_in(self, country: str | None) -> str:
         """The number as people of ``country`` (ISO alpha-2) write it: national
         format for their own numbers ("020 555 0101", "02-1234-5678"),
         international for the others ("+44 20 7946 0123"); as given when it is
@@ -79,21 +81,23 @@ class Number:
     # Region and validity match the number against every pattern of its country:
     # worked out only for the few numbers that need them (callers to create).
     @cached_property
-    def region(self):
+    def region(self) -> str | None:
         return phonenumbers.region_code_for_number(self.parsed) if self.parsed else None
 
     @cached_property
-    def valid(self):
+    def valid(self) -> bool:
         return bool(self.parsed) and phonenumbers.is_valid_number(self.parsed)
 
     @property
-    def international(self):
+    def international(self) -> str:
         if not self.parsed:
             return self.raw
         return phonenumbers.format_number(self.parsed, PhoneNumberFormat.INTERNATIONAL)
 
 
-def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
+def classify(
+    raw: object, country: str | None = None, max_extension_digits: int = MAX_EXTENSION_DIGITS
+) -> Number:
     """Classify ``raw`` as external, internal, anonymous or invalid.
 
     ``country`` is the ISO 3166 alpha-2 code used for numbers without an
@@ -135,7 +139,7 @@ def classify(raw, country=None, max_extension_digits=MAX_EXTENSION_DIGITS):
     )
 
 
-def national_number(e164):
+def national_number(e164: str | None) -> str | None:
     """National significant number of an E.164 string, or None."""
     if not e164:
         return None

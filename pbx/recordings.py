@@ -6,6 +6,8 @@ road, the bytes are size-limited and must look like audio before anyone
 stores them.
 """
 
+from __future__ import annotations
+
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +34,7 @@ _MAGIC = (
 class RecordingError(Exception):
     """Why a recording could not be had; ``retry`` says if trying later may help."""
 
-    def __init__(self, reason, retry=True):
+    def __init__(self, reason: str, retry: bool = True) -> None:
         super().__init__(reason)
         self.retry = retry
 
@@ -44,7 +46,7 @@ class Recording:
     filename: str
 
 
-def sniff(data):
+def sniff(data: bytes) -> str | None:
     """The audio MIME type of ``data``, or None when it is not audio we know."""
     if data[:4] == b"RIFF" and data[8:12] != b"WAVE":
         return None
@@ -54,7 +56,7 @@ def sniff(data):
     return None
 
 
-def check_audio(data, filename, max_bytes=DEFAULT_MAX_BYTES):
+def check_audio(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Recording:
     if not data:
         raise RecordingError(f"{filename} is empty", retry=False)
     if len(data) > max_bytes:
@@ -65,7 +67,7 @@ def check_audio(data, filename, max_bytes=DEFAULT_MAX_BYTES):
     return Recording(data, mimetype, posixpath.basename(filename) or "recording")
 
 
-def expand(template, name, start=None, external_id=""):
+def expand(template: str, name: str, start: datetime | None = None, external_id: str = "") -> str:
     """Fill ``{name}`` (base name), ``{path}`` (as the PBX gave it), ``{year}``,
     ``{month}``, ``{day}`` (of the call's start) and ``{external_id}``.
 
@@ -83,7 +85,13 @@ def expand(template, name, start=None, external_id=""):
     )
 
 
-def fetch_url(url, auth=None, timeout=20, max_bytes=DEFAULT_MAX_BYTES, verify=True):
+def fetch_url(
+    url: str,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 20,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    verify: bool = True,
+) -> Recording:
     """Download ``url`` with a size limit; raise :class:`RecordingError`."""
     try:
         with requests.get(url, auth=auth, timeout=timeout, stream=True, verify=verify) as answer:
@@ -108,7 +116,7 @@ def fetch_url(url, auth=None, timeout=20, max_bytes=DEFAULT_MAX_BYTES, verify=Tr
     return check_audio(bytes(data), url.rsplit("/", 1)[-1], max_bytes)
 
 
-def fetch_file(directory, name, max_bytes=DEFAULT_MAX_BYTES):
+def fetch_file(directory: str | Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Recording:
     """Read ``name`` below ``directory``, refusing paths that leave it."""
     root = Path(directory).resolve()
     given = Path(name)

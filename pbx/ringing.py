@@ -18,12 +18,17 @@ AMI listener's side (detecting ringing phones and posting the events) is
 :mod:`pbx.listener.ringing`.
 """
 
+from __future__ import annotations
+
 import json
 import re
+from collections.abc import Sequence
 
 from .numbers import INTERNAL, classify
 
 MAX_EXTENSIONS = 50
+# What a vendor's reader answers: (native event, None), or (None, why it is ignored).
+Reading = tuple[dict | None, str | None]
 MAX_TEXT = 128
 
 
@@ -31,7 +36,7 @@ class RingingEventError(ValueError):
     """A ringing event that cannot be read; ``str()`` says why."""
 
 
-def check_event(event):
+def check_event(event: object) -> tuple[list[str], dict[str, str]]:
     """Checked ``(extensions, texts)`` of a posted ringing event.
 
     ``extensions`` is a list of distinct strings (a single string or number is
@@ -79,7 +84,7 @@ def check_event(event):
 # some, switch the URL off. :func:`.vendors.read_ringing` picks the reader.
 
 
-def _text(value):
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -87,7 +92,7 @@ def _text(value):
     return str(value).strip()
 
 
-def _object(value, what):
+def _object(value: object, what: str) -> dict:
     """A JSON object given as such or as JSON text (Yeastar's ``msg``)."""
     if isinstance(value, str):
         try:
@@ -108,7 +113,7 @@ _YEASTAR_KEYS = {
 }
 
 
-def yeastar_ringing(event, _trunks):
+def yeastar_ringing(event: dict, _trunks: Sequence[str]) -> Reading:
     if _text(event.get("event") or event.get("action")) == "CallStatus":
         keys, msg = _YEASTAR_KEYS["s"], event
     elif "type" in event:
@@ -152,10 +157,10 @@ def yeastar_ringing(event, _trunks):
 _UNFILLED = re.compile(r"^\[\w+\]$")
 
 
-def threecx_ringing(params, _trunks):
+def threecx_ringing(params: dict, _trunks: Sequence[str]) -> Reading:
     lowered = {str(key).lower(): value for key, value in params.items()}
 
-    def param(name, required=False):
+    def param(name: str, required: bool = False) -> str:
         if name not in lowered:
             if required:
                 raise RingingEventError(
@@ -187,10 +192,10 @@ _FS_RINGING = {"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"}
 _FS_TALKING = {"ACTIVE", "HELD", "HANGUP"}
 
 
-def freeswitch_ringing(event, trunks):
+def freeswitch_ringing(event: dict, trunks: Sequence[str]) -> Reading:
     variables = event.get("variables") if isinstance(event.get("variables"), dict) else {}
 
-    def header(*names):
+    def header(*names: str) -> str:
         for name in names:
             for value in (event.get(name), variables.get(name.removeprefix("variable_"))):
                 text = _text(value)

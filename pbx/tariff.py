@@ -6,8 +6,11 @@ increment written as carriers do: ``60/60`` (per started minute), ``1/1``
 (per second), ``30/6`` (the first 30 seconds, then per 6 seconds).
 """
 
+from __future__ import annotations
+
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -27,11 +30,11 @@ class Tariff:
     key: object = None
 
     @property
-    def digits(self):
+    def digits(self) -> str:
         return normalise_prefix(self.prefix)
 
 
-def normalise_prefix(prefix):
+def normalise_prefix(prefix: str | None) -> str:
     """``+31 6`` and ``00316`` both become ``316``."""
     text = re.sub(r"[\s().-]", "", prefix or "")
     text = text.removeprefix("00")
@@ -41,7 +44,7 @@ def normalise_prefix(prefix):
     return text
 
 
-def parse_increment(text):
+def parse_increment(text: str | None) -> tuple[int, int]:
     """``"30/6"`` -> (30, 6); both parts at least 1 second."""
     match = _INCREMENT.match(text or "")
     if not match:
@@ -52,7 +55,7 @@ def parse_increment(text):
     return first, then
 
 
-def billed_seconds(talk_seconds, increment):
+def billed_seconds(talk_seconds: int, increment: str) -> int:
     """Seconds a carrier bills for ``talk_seconds`` under ``increment``."""
     if talk_seconds <= 0:
         return 0
@@ -62,7 +65,7 @@ def billed_seconds(talk_seconds, increment):
     return first + math.ceil((talk_seconds - first) / then) * then
 
 
-def match(number, tariffs):
+def match(number: str | None, tariffs: Iterable[Tariff]) -> Tariff | None:
     """The tariff with the longest prefix of the E.164 ``number``, or None."""
     if not number:
         return None
@@ -75,7 +78,7 @@ def match(number, tariffs):
     return best
 
 
-def cost(talk_seconds, tariff, rounding=2):
+def cost(talk_seconds: int, tariff: Tariff | None, rounding: int = 2) -> float:
     """Price of an answered call: connection fee plus billed minutes (unanswered: 0)."""
     if not tariff or talk_seconds <= 0:
         return 0.0

@@ -25,7 +25,7 @@ from .webhooks import MappingError
 # (item, PBX time zone, trunk regexes) -> a call dict in the native schema.
 CallMapper = Callable[[dict, str, Sequence[str]], dict]
 # (event, trunk regexes) -> (native ringing event, None) or (None, why ignored).
-RingingReader = Callable[[dict, Sequence[str]], tuple[dict | None, str | None]]
+RingingReader = Callable[[dict, Sequence[str]], ringing.Reading]
 # (query parameters, the decoded JSON body if the request had one) -> one event.
 LookupMerger = Callable[[dict, list], dict]
 

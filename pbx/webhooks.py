@@ -8,9 +8,12 @@ name. Each vendor's mapper is registered in :mod:`.vendors`, which splits a
 webhook body into items and picks the mapper.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,7 +25,9 @@ class MappingError(ValueError):
     """Raised with the reason a payload cannot be read as a call."""
 
 
-def _local_time(text, tz, formats=("%Y-%m-%d %H:%M:%S",)):
+def _local_time(
+    text: object, tz: str | None, formats: Sequence[str] = ("%Y-%m-%d %H:%M:%S",)
+) -> str:
     if not text:
         raise MappingError("the start time is missing")
     text = str(text).strip()
@@ -43,7 +48,7 @@ def _local_time(text, tz, formats=("%Y-%m-%d %H:%M:%S",)):
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def _int(value, name):
+def _int(value: object, name: str) -> int:
     if value in (None, "", " "):
         return 0
     try:
@@ -52,7 +57,7 @@ def _int(value, name):
         raise MappingError(f"{name} {value!r} is not a number") from None
 
 
-def _blank(value):
+def _blank(value: object) -> str:
     value = "" if value is None else str(value).strip()
     return value
 
@@ -71,7 +76,7 @@ _YEASTAR_STATUS = {
 _YEASTAR_TYPE = {"inbound": "incoming", "outbound": "outgoing", "internal": "internal"}
 
 
-def yeastar(event, tz, _trunks):
+def yeastar(event: dict, tz: str, _trunks: Sequence[str]) -> dict:
     """Yeastar P-Series event 30012: ``{"type": 30012, "sn": ..., "msg": ...}``,
     or an S-Series / Cloud PBX ``NewCdr`` report (see :func:`yeastar_new_cdr`).
 
@@ -107,7 +112,7 @@ def yeastar(event, tz, _trunks):
     )
 
 
-def yeastar_new_cdr(event, tz):
+def yeastar_new_cdr(event: dict, tz: str) -> dict:
     """Yeastar S-Series / Cloud PBX ``NewCdr``: flat keys spelled as Yeastar does
     (``callduraction``, ``dsttrcunkname``), numbers often sent as strings.
 
@@ -132,8 +137,19 @@ def yeastar_new_cdr(event, tz):
 
 
 def _yeastar_call(
-    *, external_id, kind, status, caller, callee, did, total, talk, start, recording, reason=""
-):
+    *,
+    external_id: str,
+    kind: object,
+    status: object,
+    caller: object,
+    callee: object,
+    did: object,
+    total: int,
+    talk: int,
+    start: str,
+    recording: object,
+    reason: object = "",
+) -> dict:
     status = _YEASTAR_STATUS.get(_blank(status).upper(), "unknown")
     direction = _YEASTAR_TYPE.get(_blank(kind).lower())
     if not direction:
@@ -170,7 +186,7 @@ _3CX_TYPE = {
 _HMS = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2})(?:\.\d+)?$")
 
 
-def _duration(text):
+def _duration(text: object) -> int:
     text = _blank(text)
     if not text:
         return 0
@@ -183,7 +199,7 @@ def _duration(text):
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
-def threecx(journal, tz, _trunks):
+def threecx(journal: dict, tz: str, _trunks: Sequence[str]) -> dict:
     """A 3CX call journal posted by the template in the README.
 
     Keys are 3CX's journal variables: CallType (Inbound, Outbound, Missed,
@@ -224,12 +240,12 @@ _FS_MISSED = {"NO_ANSWER", "ORIGINATOR_CANCEL", "NO_USER_RESPONSE", "ALLOTTED_TI
 _FS_BUSY = {"USER_BUSY", "CALL_REJECTED"}
 
 
-def freeswitch(event, _tz, trunks):
+def freeswitch(event: dict, _tz: str, trunks: Sequence[str]) -> dict:
     """FreeSWITCH ``CHANNEL_HANGUP_COMPLETE`` (mod_event_socket / mod_json_cdr JSON)."""
     if _blank(event.get("Event-Name")) not in ("CHANNEL_HANGUP_COMPLETE", ""):
         raise MappingError(f"FreeSWITCH event {event.get('Event-Name')!r} is not a hangup")
 
-    def var(name):
+    def var(name: str) -> str:
         return _blank(event.get(f"variable_{name}") or event.get(name))
 
     start_epoch = _int(var("start_epoch"), "start_epoch")

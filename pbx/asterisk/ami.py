@@ -6,6 +6,9 @@ both are accepted. Keys may repeat (``ChanVariable``, ``Output``,
 ``Variable``), which is why a message is a list of pairs and not a dict.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _ENCODING = "utf-8"
@@ -20,44 +23,44 @@ class Message:
 
     __slots__ = ("_first", "pairs")
 
-    def __init__(self, pairs=()):
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self.pairs = list(pairs)
         self._first = {}
         for key, value in self.pairs:
             self._first.setdefault(key.lower(), value)
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: str | None = None) -> str | None:
         """The first value for ``key``, or ``default``."""
         return self._first.get(key.lower(), default)
 
-    def get_all(self, key):
+    def get_all(self, key: str) -> list[str]:
         """Every value for ``key``, in wire order."""
         key = key.lower()
         return [value for k, value in self.pairs if k.lower() == key]
 
     @property
-    def event(self):
+    def event(self) -> str | None:
         return self.get("Event")
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> str:
         value = self.get(key)
         if value is None:
             raise KeyError(key)
         return value
 
-    def __contains__(self, key):
+    def __contains__(self, key: str) -> bool:
         return key.lower() in self._first
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.pairs)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.pairs)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Message) and self.pairs == other.pairs
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Message({self.pairs!r})"
 
 
@@ -83,7 +86,7 @@ class Parser:
         self._buffer = b""
         self._pairs = []
 
-    def feed(self, data):
+    def feed(self, data: bytes | str) -> list[Message]:
         """Add ``data`` (bytes or str); return the messages it completed."""
         if isinstance(data, str):
             data = data.encode(_ENCODING)
@@ -94,7 +97,7 @@ class Parser:
             self._take_line(raw.rstrip(b"\r").decode(_ENCODING, "replace"), messages)
         return messages
 
-    def flush(self):
+    def flush(self) -> list[Message]:
         """End of stream: return the last message even without a blank line."""
         messages = []
         if self._buffer:
@@ -116,13 +119,13 @@ class Parser:
             self._pairs.append(pair)
 
 
-def parse_bytes(data):
+def parse_bytes(data: bytes | str) -> list[Message]:
     """Every message in a complete capture held in memory."""
     parser = Parser()
     return parser.feed(data) + parser.flush()
 
 
-def iter_file(path, chunk_size=65536):
+def iter_file(path: str | Path, chunk_size: int = 65536) -> Iterator[Message]:
     """Yield the messages of a capture file without loading it whole."""
     parser = Parser()
     with Path(path).open("rb") as handle:
@@ -131,12 +134,12 @@ def iter_file(path, chunk_size=65536):
     yield from parser.flush()
 
 
-def parse_file(path):
+def parse_file(path: str | Path) -> list[Message]:
     """Every message of a capture file, as a list."""
     return list(iter_file(path))
 
 
-def encode_action(action):
+def encode_action(action: dict | Iterable[tuple[str, object]]) -> bytes:
     """Wire bytes for an action given as a dict or a list of pairs.
 
     A list or tuple value repeats its key (``Variable: a=1``,

@@ -14,11 +14,16 @@ queue, IVR, voicemail or an acceptance prompt answering a channel does not
 count, and a pickup counts even when no dial reported the answer.
 """
 
+from __future__ import annotations
+
 import contextlib
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from .ami import Message
 from .channels import (
     PHONE,
     PLUMBING,
@@ -117,7 +122,7 @@ class _Channel:
     kind: str
     order: int
     linkedid: str
-    call: "_Call"
+    call: _Call
     cid: str | None = None
     # First dialable extension: for a trunk channel the DID that was called.
     exten: str | None = None
@@ -125,11 +130,11 @@ class _Channel:
     # before later dialplan steps or transfers rewrite them.
     dial_cid: str | None = None
     dial_exten: str | None = None
-    bridges: set = field(default_factory=set)
+    bridges: set[str] = field(default_factory=set)
     hungup_at: float | None = None
     cause: str | None = None
     # The other half of a Local/...;1/;2 pair.
-    partner: "_Channel | None" = None
+    partner: _Channel | None = None
     in_queue: bool = False
     # Dialled by a queue: a Local agent's ;2 half rings on the queue's behalf.
     queue_leg: bool = False
@@ -152,7 +157,7 @@ class _Dial:
 @dataclass(eq=False)
 class _Bridge:
     talking: bool
-    members: set = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
 
 
 @dataclass(eq=False)
@@ -161,30 +166,30 @@ class _Call:
     order: int
     first_seen: float
     last_event: float
-    linkedids: set = field(default_factory=set)
-    channels: dict = field(default_factory=dict)
-    dials: list = field(default_factory=list)
-    bridges: set = field(default_factory=set)
-    talk_spans: list = field(default_factory=list)
+    linkedids: set[str] = field(default_factory=set)
+    channels: dict[str, _Channel] = field(default_factory=dict)
+    dials: list[_Dial] = field(default_factory=list)
+    bridges: set[str] = field(default_factory=set)
+    talk_spans: list[tuple[float, float]] = field(default_factory=list)
     talk_since: float | None = None
     # (order, moment, party, party) when two parties were first connected.
-    links: list = field(default_factory=list)
+    links: list[tuple[int, float, _Channel, _Channel]] = field(default_factory=list)
     transferred: bool = False
     abandoned: bool = False
     diverted: bool = False
     recording: str | None = None
 
-    def is_over(self):
+    def is_over(self) -> bool:
         return bool(self.channels) and all(
             ch.hungup_at is not None for ch in self.channels.values()
         )
 
 
-def _iso(moment):
+def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
-def _event_time(message, now):
+def _event_time(message: Message, now: float | None) -> float:
     # With timestampevents=yes Asterisk stamps each event; prefer that over
     # the moment of reading, which drifts when events are buffered.
     stamp = message.get("Timestamp")
@@ -194,7 +199,7 @@ def _event_time(message, now):
     return time.time() if now is None else now
 
 
-def _covered_seconds(spans):
+def _covered_seconds(spans: Iterable[tuple[float, float]]) -> float:
     """Length of the union of (start, end) spans."""
     total, reach = 0.0, None
     for start, end in sorted(spans):
@@ -214,7 +219,12 @@ class CallAssembler:
     so a lost ``Hangup`` never keeps it in memory forever.
     """
 
-    def __init__(self, trunks, stale_seconds=3600, recording_variables=("MIXMONITOR_FILENAME",)):
+    def __init__(
+        self,
+        trunks: Iterable[str],
+        stale_seconds: float = 3600,
+        recording_variables: Iterable[str] = ("MIXMONITOR_FILENAME",),
+    ) -> None:
         self._trunks = compile_trunks(trunks)
         self.stale_seconds = stale_seconds
         self._recording_variables = frozenset(name.upper() for name in recording_variables)
@@ -246,10 +256,10 @@ class CallAssembler:
         }
 
     @property
-    def open_calls(self):
+    def open_calls(self) -> int:
         return len(set(self._calls.values()))
 
-    def feed(self, message, now=None):
+    def feed(self, message: Message, now: float | None = None) -> list[dict]:
         """Process one AMI message; return the calls it finished.
 
         ``now`` (epoch seconds) is the moment of reading, used when the event
@@ -276,7 +286,7 @@ class CallAssembler:
             finished += self.close_stale(moment)
         return [call for call in finished if call]
 
-    def close_stale(self, now):
+    def close_stale(self, now: float) -> list[dict]:
         """Close the calls that saw no event for ``stale_seconds``."""
         cutoff = now - self.stale_seconds
         self._ended = {key: moment for key, moment in self._ended.items() if moment > cutoff}
@@ -285,7 +295,7 @@ class CallAssembler:
         closed = (self._finish(call, call.last_event, complete=False) for call in stale)
         return [call for call in closed if call]
 
-    def flush(self):
+    def flush(self) -> list[dict]:
         """Close every open call, e.g. at the end of a replayed file."""
         calls = sorted(set(self._calls.values()), key=lambda call: call.order)
         closed = (self._finish(call, call.last_event, complete=False) for call in calls)
@@ -587,7 +597,7 @@ class CallAssembler:
             call.talk_since = None
 
 
-def _status(call, answer, caller, complete):
+def _status(call: _Call, answer: _Channel | None, caller: _Channel, complete: bool) -> str:
     if answer is not None:
         return ANSWERED
     if call.abandoned:
@@ -606,7 +616,7 @@ def _status(call, answer, caller, complete):
     return MISSED if complete else UNKNOWN
 
 
-def _caller_and_direction(call, parties):
+def _caller_and_direction(call: _Call, parties: list[_Channel]) -> tuple[_Channel | None, str]:
     """The party who placed the call (None: the PBX itself) and the direction.
 
     The first party seen is the caller, except a trunk leg the PBX dialled
@@ -619,7 +629,7 @@ def _caller_and_direction(call, parties):
     return first, direction_of([ch.kind for ch in parties])
 
 
-def summarize(call, complete):
+def summarize(call: _Call, complete: bool) -> dict | None:
     """The plain-dict record of a call; None when it has no party at all.
 
     The call is answered by the first party whose channel got joined to the
@@ -668,7 +678,9 @@ def summarize(call, complete):
     )
 
 
-def _answer(call, caller, parties, legs):
+def _answer(
+    call: _Call, caller: _Channel | None, parties: list[_Channel], legs: list[_Dial]
+) -> tuple[_Channel | None, float | None]:
     """``(party, moment)``: who answered the caller and when, else ``(None, None)``."""
     connection = first_connection(call, caller) if caller is not None else None
     party = connection[1] if connection else None
@@ -680,7 +692,7 @@ def _answer(call, caller, parties, legs):
     return party, answer.ended if answer is not None else connection and connection[0]
 
 
-def _outgoing_route(call, caller, legs):
+def _outgoing_route(call: _Call, caller: _Channel | None, legs: list[_Dial]) -> Route:
     out = next((dial for dial in legs if dial.target.kind == TRUNK), None)
     if caller is not None:
         extension = extension_of(caller.name)
@@ -694,7 +706,9 @@ def _outgoing_route(call, caller, legs):
     return Route(from_number, dialled_number(out), extension, extension, call.diverted)
 
 
-def _incoming_route(call, caller, direction, party, legs):
+def _incoming_route(
+    call: _Call, caller: _Channel, direction: str, party: _Channel | None, legs: list[_Dial]
+) -> Route:
     """The route of an incoming or internal call (its caller is a party)."""
     wave = first_round(legs)
     round_phones = phone_endpoints(wave)
@@ -719,7 +733,7 @@ def _incoming_route(call, caller, direction, party, legs):
     return Route(from_number, to_number, extension, first, forwarded)
 
 
-def _talk_seconds(call, answered_at, end):
+def _talk_seconds(call: _Call, answered_at: float, end: float) -> int:
     """Seconds two parties were joined after the answer, overlaps once."""
     spans = list(call.talk_spans)
     if call.talk_since is not None:
@@ -727,7 +741,13 @@ def _talk_seconds(call, answered_at, end):
     return round(_covered_seconds((max(start, answered_at), stop) for start, stop in spans))
 
 
-def assemble(messages, trunks, stale_seconds=3600, clock=None, **options):
+def assemble(
+    messages: Iterable[Message],
+    trunks: Iterable[str],
+    stale_seconds: float = 3600,
+    clock: Callable[[], float] | None = None,
+    **options: Any,
+) -> list[dict]:
     """Every call in a sequence of messages, the open ones flushed at the end.
 
     ``clock`` returns the moment of reading for each message (a real clock

@@ -15,11 +15,15 @@ transfers or hangup causes, so those are inferred where possible and left
 empty otherwise.
 """
 
+from __future__ import annotations
+
 import contextlib
 import csv
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from os import PathLike
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -90,7 +94,7 @@ _CUSTOM_SAMPLE = (
 )
 
 
-def _csv_layouts():
+def _csv_layouts() -> list[tuple[str, ...]]:
     """Every column order cdr_csv can write, most common first.
 
     The swapped variants accept files from tools that document the optional
@@ -140,14 +144,14 @@ class CdrError:
     line: int
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
 
 
 @dataclass
 class CdrResult:
-    calls: list
-    errors: list
+    calls: list[dict]
+    errors: list[CdrError]
 
 
 @dataclass(eq=False)
@@ -173,7 +177,7 @@ class _BadRow(ValueError):
     pass
 
 
-def _moment(value, zone, column, required=True):
+def _moment(value: str, zone: tzinfo, column: str, required: bool = True) -> datetime | None:
     value = value.strip()
     if not value:
         if required:
@@ -189,7 +193,7 @@ def _moment(value, zone, column, required=True):
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _seconds(value, column):
+def _seconds(value: str, column: str) -> int:
     try:
         number = float(value)
     except ValueError as exc:
@@ -199,7 +203,7 @@ def _seconds(value, column):
     return round(number)
 
 
-def _row(values, layout, line, zone):
+def _row(values: list[str], layout: tuple[str, ...], line: int, zone: tzinfo) -> _Row:
     fields = dict(zip(layout, values, strict=True))
     for column in ("uniqueid", "linkedid"):
         if fields.get(column) and not _UNIQUEID.match(fields[column]):
@@ -234,12 +238,12 @@ def _row(values, layout, line, zone):
     )
 
 
-def _is_header(values):
+def _is_header(values: list[str]) -> bool:
     lowered = [value.strip().lower() for value in values]
     return "start" in lowered and lowered[0] in ("accountcode", "clid")
 
 
-def read_rows(lines, timezone="UTC"):
+def read_rows(lines: Iterable[str], timezone: str = "UTC") -> tuple[list[_Row], list[CdrError]]:
     """Parse Master.csv lines into rows; bad rows become ``CdrError``s.
 
     ``timezone`` is the PBX's zone (a zoneinfo name): cdr_csv writes local
@@ -276,19 +280,21 @@ def read_rows(lines, timezone="UTC"):
     return rows, errors
 
 
-def parse_cdr(lines, trunks, timezone="UTC"):
+def parse_cdr(lines: Iterable[str], trunks: Sequence[str], timezone: str = "UTC") -> CdrResult:
     """Calls and row errors from Master.csv lines (any iterable of str)."""
     rows, errors = read_rows(lines, timezone)
     calls = calls_from_rows(rows, trunks, errors)
     return CdrResult(calls, sorted(errors, key=lambda error: error.line))
 
 
-def parse_cdr_file(path, trunks, timezone="UTC"):
+def parse_cdr_file(path: str | PathLike, trunks: Sequence[str], timezone: str = "UTC") -> CdrResult:
     with Path(path).open(encoding="utf-8", errors="replace", newline="") as handle:
         return parse_cdr(handle, trunks, timezone)
 
 
-def calls_from_rows(rows, trunks, errors=None):
+def calls_from_rows(
+    rows: Iterable[_Row], trunks: Sequence[str], errors: list[CdrError] | None = None
+) -> list[dict]:
     """Group rows into calls (by linkedid, else uniqueid) and summarise each.
 
     Rows of dialplan plumbing alone (``Local/`` helpers) are no call. Rows
@@ -311,7 +317,7 @@ def calls_from_rows(rows, trunks, errors=None):
     return calls
 
 
-def _status(rows, answered):
+def _status(rows: list[_Row], answered: bool) -> str:
     if answered:
         return ANSWERED
     dispositions = {row.disposition for row in rows}
@@ -327,7 +333,7 @@ def _status(rows, answered):
     return UNKNOWN
 
 
-def _kinds(rows, trunks):
+def _kinds(rows: list[_Row], trunks: list[re.Pattern]) -> dict[str, str]:
     """Every channel the rows name, in order of appearance, with its kind."""
     kind = {}
     for row in rows:
@@ -337,7 +343,7 @@ def _kinds(rows, trunks):
     return kind
 
 
-def _answered(legs):
+def _answered(legs: list[_Row]) -> list[_Row]:
     """The legs a person answered.
 
     ANSWERED only counts on a leg to a party (not a Local half) that was not
@@ -350,7 +356,7 @@ def _answered(legs):
     ]
 
 
-def _summarize(key, rows, trunks):
+def _summarize(key: str, rows: list[_Row], trunks: list[re.Pattern]) -> dict | None:
     """The call of one group of rows; None when they name no party."""
     rows.sort(key=lambda row: (row.start, row.sequence, row.line))
     kind = _kinds(rows, trunks)
@@ -391,7 +397,7 @@ def _summarize(key, rows, trunks):
     )
 
 
-def _outgoing_route(rows, caller, legs, kind):
+def _outgoing_route(rows: list[_Row], caller: str, legs: list[_Row], kind: dict[str, str]) -> Route:
     first = rows[0]
     extension = extension_of(caller)
     trunk_leg = next((row for row in legs if kind[row.dstchannel] == TRUNK), first)
@@ -399,7 +405,14 @@ def _outgoing_route(rows, caller, legs, kind):
     return Route(first.src or extension, to_number, extension, extension, False)
 
 
-def _incoming_route(rows, caller, direction, legs, answer, kind):
+def _incoming_route(
+    rows: list[_Row],
+    caller: str,
+    direction: str,
+    legs: list[_Row],
+    answer: _Row | None,
+    kind: dict[str, str],
+) -> Route:
     """The route of an incoming or internal call."""
     # CDRs only have whole seconds: legs starting in the first ringing second
     # rang together (ring group, queue ringall).

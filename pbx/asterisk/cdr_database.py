@@ -8,6 +8,9 @@ the calls they belong to is re-read so a call is always summarised whole.
 Re-reading is safe: calls are upserted by their linkedid.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -54,10 +57,10 @@ class _BadRow(ValueError):
 
 @dataclass
 class PullResult:
-    calls: list
+    calls: list[dict]
     watermark: datetime | None
     rows: int = 0
-    errors: list = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,7 +90,14 @@ class CdrSource:
         connection.set_session(readonly=True, autocommit=False)
         return connection
 
-    def pull(self, since, settle_seconds=120, limit=5000, timezone="UTC", trunks=()):
+    def pull(
+        self,
+        since: datetime,
+        settle_seconds: int = 120,
+        limit: int = 5000,
+        timezone: str = "UTC",
+        trunks: Sequence[str] = (),
+    ) -> PullResult:
         """Calls whose rows ended after ``since`` (naive UTC) and before now - settle.
 
         Returns the calls and the new watermark (naive UTC): the end of the

@@ -1,6 +1,9 @@
 """What an Asterisk channel name says about the party behind it."""
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable
 
 TRUNK = "trunk"
 PHONE = "phone"
@@ -18,12 +21,12 @@ _NO_NUMBER = frozenset({"", "<unknown>", "unknown", "s", "anonymous"})
 _NUMBER_LIKE = re.compile(r"^\+?[0-9*#]+$")
 
 
-def compile_trunks(patterns):
+def compile_trunks(patterns: Iterable[str]) -> list[re.Pattern]:
     """Compile trunk regexes once; they are matched against every channel."""
     return [re.compile(pattern) for pattern in patterns]
 
 
-def channel_kind(name, trunks):
+def channel_kind(name: str, trunks: Iterable[re.Pattern]) -> str:
     """``TRUNK``, ``PHONE`` or ``PLUMBING`` for a channel name.
 
     Trunks are recognised only by the configured regexes: a provider's peer
@@ -38,7 +41,7 @@ def channel_kind(name, trunks):
     return PHONE
 
 
-def extension_of(name):
+def extension_of(name: str | None) -> str | None:
     """The extension of a phone channel: its endpoint (peer) name.
 
     ``SIP/150010001-00000004`` gives ``150010001``, ``PJSIP/201-0000000a``
@@ -59,7 +62,7 @@ def extension_of(name):
     return _UNIQUE_SUFFIX.sub("", resource) or None
 
 
-def clean_number(value):
+def clean_number(value: str | None) -> str | None:
     """A caller ID or extension as raw text, or None for placeholders."""
     if value is None:
         return None
@@ -69,6 +72,6 @@ def clean_number(value):
     return value
 
 
-def looks_dialable(value):
+def looks_dialable(value: str | None) -> bool:
     """True for digits with an optional leading +, as dialled or presented."""
     return bool(value) and bool(_NUMBER_LIKE.match(value))

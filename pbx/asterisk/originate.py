@@ -15,10 +15,13 @@ listener, which logs it like any other (the listener never pops up its
 ringing: the first dial of an originated call has no calling channel).
 """
 
+from __future__ import annotations
+
 import itertools
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import phonenumbers
 
@@ -43,12 +46,17 @@ class OriginateError(Exception):
     ``unreachable``, ``login``, ``timeout``, ``refused`` or ``invalid``.
     """
 
-    def __init__(self, message, kind="invalid"):
+    def __init__(self, message: str, kind: str = "invalid") -> None:
         super().__init__(message)
         self.kind = kind
 
 
-def dialling_form(raw, country=None, international_prefix="00", outside_prefix=""):
+def dialling_form(
+    raw: str,
+    country: str | None = None,
+    international_prefix: str | None = "00",
+    outside_prefix: str | None = "",
+) -> str:
     """What the PBX must dial to reach ``raw``: digits only, as a desk phone would.
 
     An extension is dialled as it is. An outside number of the PBX's own
@@ -79,26 +87,26 @@ def dialling_form(raw, country=None, international_prefix="00", outside_prefix="
     return f"{outside_prefix or ''}{digits}"
 
 
-def _action_id():
+def _action_id() -> str:
     return f"odoo-dial-{socket.gethostname()}-{os.getpid()}-{next(_sequence)}"
 
 
 def originate(
-    host,
-    port,
-    username,
-    secret,
-    channel,
-    exten,
-    context,
-    caller_id=None,
-    timeout=DEFAULT_TIMEOUT,
-    ring_timeout=DEFAULT_RING_SECONDS,
-    priority=1,
-    variables=None,
-    action_id=None,
-    manager_factory=Manager,
-):
+    host: str,
+    port: int,
+    username: str,
+    secret: str,
+    channel: str,
+    exten: str,
+    context: str,
+    caller_id: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    ring_timeout: float = DEFAULT_RING_SECONDS,
+    priority: int = 1,
+    variables: dict | None = None,
+    action_id: str | None = None,
+    manager_factory: Callable[[], Manager] = Manager,
+) -> str:
     """Ask Asterisk to ring ``channel`` and then dial ``exten`` in ``context``.
 
     Returns the ActionID of the queued Originate. Raises

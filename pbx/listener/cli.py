@@ -5,11 +5,14 @@ prints the calls of a capture, ``listen`` (:mod:`.service`) follows a
 live Asterisk and delivers its calls to Odoo.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from ..asterisk.ami import iter_file
 from ..asterisk.assembler import CallAssembler
@@ -33,7 +36,7 @@ OUTPUT_KEYS = (
 )
 
 
-def _print_call(call, out):
+def _print_call(call: dict, out: TextIO) -> None:
     record = {"call_id": call["external_id"]}
     record.update((key, call[key]) for key in OUTPUT_KEYS[1:])
     # One line per call, flushed, so a pipe sees each call as it finishes.
@@ -41,7 +44,7 @@ def _print_call(call, out):
     out.flush()
 
 
-def _replay_ami(path, config, out):
+def _replay_ami(path: Path, config: dict, out: TextIO) -> int:
     assembler = CallAssembler(config["trunks"], stale_seconds=config["stale_seconds"])
     for message in iter_file(path):
         for call in assembler.feed(message, time.time()):
@@ -51,7 +54,7 @@ def _replay_ami(path, config, out):
     return 0
 
 
-def _replay_cdr(path, config, out):
+def _replay_cdr(path: Path, config: dict, out: TextIO) -> int:
     result = parse_cdr_file(path, config["trunks"], timezone=config["timezone"])
     for call in result.calls:
         _print_call(call, out)
@@ -60,14 +63,14 @@ def _replay_cdr(path, config, out):
     return 1 if result.errors else 0
 
 
-def run_replay(args, out=None):
+def run_replay(args: argparse.Namespace, out: TextIO | None = None) -> int:
     config = load_config(args.config)
     fmt = args.format or ("cdr" if args.file.suffix.lower() == ".csv" else "ami")
     replay = _replay_cdr if fmt == "cdr" else _replay_ami
     return replay(args.file, config, out or sys.stdout)
 
 
-def _add_replay(commands):
+def _add_replay(commands: argparse._SubParsersAction) -> None:
     replay = commands.add_parser(
         "replay",
         help="print the calls in an AMI capture or a Master.csv, one JSON object per line",
@@ -86,7 +89,7 @@ def _add_replay(commands):
     replay.set_defaults(handler=run_replay)
 
 
-def _run_listen(args):
+def _run_listen(args: argparse.Namespace) -> int:
     # Imported here: the listener needs pyst2, which replay does not.
     from .service import run_listen
 
@@ -96,7 +99,7 @@ def _run_listen(args):
         raise ConfigError(f"{exc.filename or args.config}: {exc.strerror or exc}") from exc
 
 
-def _add_listen(commands):
+def _add_listen(commands: argparse._SubParsersAction) -> None:
     listen = commands.add_parser(
         "listen",
         help="follow a live Asterisk (AMI) and deliver finished calls to Odoo",
@@ -118,7 +121,7 @@ def _add_listen(commands):
     listen.set_defaults(handler=_run_listen)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pbx", description="PBX call accounting tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(commands)
@@ -126,7 +129,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,6 +6,8 @@ country, timezone, stale_seconds); :func:`check_listen_config` adds the
 Every problem is a :class:`ConfigError` whose message says what to fix.
 """
 
+from __future__ import annotations
+
 import json
 import re
 from pathlib import Path
@@ -35,7 +37,7 @@ class ConfigError(ValueError):
     """The configuration file cannot be used; the message says why."""
 
 
-def load_config(path):
+def load_config(path: str | Path) -> dict:
     """Read and check CONFIG.json: ``trunks`` (regexes) and ``country`` at least.
 
     Optional: ``timezone`` (zoneinfo name of the PBX, for CDR local times)
@@ -72,7 +74,9 @@ def load_config(path):
     return config
 
 
-def _number(section, key, value, minimum=0.0, integer=False):
+def _number(
+    section: str, key: str, value: object, minimum: float = 0.0, integer: bool = False
+) -> float:
     kinds = int if integer else int | float
     if isinstance(value, bool) or not isinstance(value, kinds) or value <= minimum:
         what = "a whole number" if integer else "a number"
@@ -80,13 +84,13 @@ def _number(section, key, value, minimum=0.0, integer=False):
     return value
 
 
-def _text(section, key, value):
+def _text(section: str, key: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f'"{section}.{key}" must be a non-empty string')
     return value
 
 
-def check_listen_config(config):
+def check_listen_config(config: dict) -> dict:
     """Check and complete the ``ami``, ``odoo`` and ``spool`` parts of a config.
 
     ``config`` already went through :func:`load_config` (trunks,
@@ -133,6 +137,6 @@ def check_listen_config(config):
     return config
 
 
-def load_listen_config(path):
+def load_listen_config(path: str | Path) -> dict:
     """Read CONFIG.json for ``listen``; raises :class:`ConfigError`."""
     return check_listen_config(load_config(path))

@@ -23,6 +23,8 @@ again. What each answer does:
 Only the standard library is used (``urllib.request``).
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import math

@@ -16,6 +16,8 @@ States: ``pending`` (to send; ``next_try`` holds it back after a failure),
 ``reason``; :meth:`Spool.purge` deletes old delivered rows.
 """
 
+from __future__ import annotations
+
 import json
 import sqlite3
 import threading
