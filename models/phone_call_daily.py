@@ -1,78 +1,32 @@
 """Daily roll-up of calls, so grouped views and reports stay fast at millions of calls.
 
-PostgreSQL keeps it, not the ORM: statement-level triggers on ``phone_call``
-append what each INSERT, UPDATE or DELETE changed to ``phone_call_daily_change``
-(one row per day and dimensions touched by the statement), and
-``_cron_fold_changes`` moves those rows into ``phone_call_daily_total``. Writers
-only ever append, so concurrent ingestions never wait on or conflict over a
-shared counter row; readers see the totals plus the changes not folded yet,
-which is exact at any moment.
+What it keeps and how (tables, triggers, fold) is generated from the call
+measures: :mod:`..pbx.measures` defines them, :mod:`..pbx.rollup` makes the
+statements. This model runs them and answers grouped reads from the result.
 """
+
+import logging
 
 from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+from ..pbx import measures, rollup
+from ..pbx.rollup import CHANGE, DIMENSIONS, FOLD_LOCK, TOTAL
 from .phone_call import DIRECTIONS, STATUSES
 from .phone_call_followup import CALLBACK_STATES
 
-# Columns of phone_call a day's roll-up is grouped by: the dimensions.
-DIMENSIONS = (
-    "company_id",
-    "call_date",
-    "direction",
-    "status",
-    "user_id",
-    "pbx_id",
-    "client_type_id",
-    "callback_state",
-)
-# Measures, each as the SQL of one call (a row of phone_call named r).
-MEASURES = {
-    "call_count": "1",
-    "incoming_count": "(r.direction = 'incoming')::int",
-    "answered_count": "(r.status = 'answered')::int",
-    "missed_count": "(r.status = 'missed')::int",
-    "not_called_back_count": "(r.callback_state = 'pending')::int",
-    "answered_incoming_count": "(r.direction = 'incoming' AND r.status = 'answered')::int",
-    "duration": "COALESCE(r.duration, 0)",
-    "ring_duration": "COALESCE(r.ring_duration, 0)",
-    "duration_hours": "COALESCE(r.duration_hours, 0)",
-    "cost": "COALESCE(r.cost, 0)",
-    # What the per-call report averages: the values of answered calls that have one.
-    "answered_duration": "CASE WHEN r.status = 'answered' THEN COALESCE(r.duration, 0) END",
-    "answered_duration_count": "(r.status = 'answered' AND r.duration IS NOT NULL)::int",
-    "answered_ring": "CASE WHEN r.status = 'answered' THEN COALESCE(r.ring_duration, 0) END",
-    "answered_ring_count": "(r.status = 'answered' AND r.ring_duration IS NOT NULL)::int",
-}
-_COLUMN_TYPES = {
-    "company_id": "integer NOT NULL",
-    "call_date": "date",
-    "direction": "varchar",
-    "status": "varchar",
-    "user_id": "integer",
-    "pbx_id": "integer",
-    "client_type_id": "integer",
-    "callback_state": "varchar",
-    "duration_hours": "double precision NOT NULL DEFAULT 0",
-    "cost": "numeric NOT NULL DEFAULT 0",
-}
-_MEASURE_TYPE = "bigint NOT NULL DEFAULT 0"
-TOTAL, CHANGE = "phone_call_daily_total", "phone_call_daily_change"
-FOLD_LOCK = 0x70636164  # "pcad": one fold at a time across servers
+_logger = logging.getLogger(__name__)
 
 
-def _columns():
-    return ", ".join(
-        f"{name} {_COLUMN_TYPES.get(name, _MEASURE_TYPE)}" for name in DIMENSIONS + tuple(MEASURES)
-    )
-
-
-def _changes_of(rows, sign):
-    """SELECT of the signed roll-up rows of the calls in ``rows`` (aliased r)."""
-    dims = ", ".join(f"r.{name}" for name in DIMENSIONS)
-    sums = ", ".join(f"{sign} * COALESCE(SUM({sql}), 0)" for sql in MEASURES.values())
-    return f"SELECT {dims}, {sums} FROM {rows} r GROUP BY {dims}"
+def _sum_fields():
+    """A field per roll-up column, each the sum of its column over a group."""
+    return {
+        column.name: (fields.Integer if column.sql_type.startswith("bigint") else fields.Float)(
+            readonly=True, aggregator="sum"
+        )
+        for column in measures.rollup_columns()
+    }
 
 
 class PhoneCallDaily(models.Model):
@@ -93,29 +47,25 @@ class PhoneCallDaily(models.Model):
     pbx_id = fields.Many2one("phone.pbx", readonly=True)
     client_type_id = fields.Many2one("phone.client.type", readonly=True)
     callback_state = fields.Selection(CALLBACK_STATES, readonly=True)
-    call_count = fields.Integer(readonly=True, aggregator="sum")
-    incoming_count = fields.Integer(readonly=True, aggregator="sum")
-    answered_count = fields.Integer(readonly=True, aggregator="sum")
-    missed_count = fields.Integer(readonly=True, aggregator="sum")
-    not_called_back_count = fields.Integer(readonly=True, aggregator="sum")
-    answered_incoming_count = fields.Integer(readonly=True, aggregator="sum")
-    duration = fields.Integer(readonly=True, aggregator="sum")
-    ring_duration = fields.Integer(readonly=True, aggregator="sum")
-    duration_hours = fields.Float(readonly=True, aggregator="sum")
-    cost = fields.Float(readonly=True, aggregator="sum")
-    answered_duration = fields.Integer(readonly=True, aggregator="sum")
-    answered_duration_count = fields.Integer(readonly=True, aggregator="sum")
-    answered_ring = fields.Integer(readonly=True, aggregator="sum")
-    answered_ring_count = fields.Integer(readonly=True, aggregator="sum")
+    # The measures' sums (pbx.measures).
+    locals().update(_sum_fields())
 
     def init(self):
         cr = self.env.cr
-        for statement in _SETUP:
+        statements = rollup.statements()
+        cr.execute(rollup.EXISTING_COLUMNS, [(TOTAL, CHANGE)])
+        existing = {table: tuple(columns) for table, columns in cr.fetchall()}
+        if any(columns != statements.columns for columns in existing.values()):
+            # Built for other measures: made again and counted from the calls.
+            _logger.info("The daily roll-up is rebuilt for the measures defined now")
+            cr.execute(statements.drop)
+        for statement in statements.setup:
             cr.execute(statement)
-        cr.execute(_ANY_ROLLUP)
+        cr.execute(statements.any_rollup)
         if not cr.fetchone()[0]:
-            # A first install or an upgrade from a version without roll-up: count what exists.
-            cr.execute(_COUNT_EXISTING)
+            # A first install, an upgrade from a version without roll-up or for
+            # other measures: count what exists.
+            cr.execute(statements.count_existing)
 
     @api.model
     def _read_group_for(self, source, domain, groupby, aggregates, having, offset, limit, order):
@@ -124,7 +74,7 @@ class PhoneCallDaily(models.Model):
         if not plan:
             return None
         full, sums, rollup_order = plan
-        having = [("call_count:sum", "!=", 0)]
+        having = [(f"{measures.CALL_COUNT}:sum", "!=", 0)]
         rows = self.sudo()._read_group(
             full, groupby, [f"{name}:sum" for name in sums], having, offset, limit, rollup_order
         )
@@ -172,7 +122,7 @@ class PhoneCallDaily(models.Model):
             return None
         source.browse().check_access("read")
         # The triggers see what reached the table: pending ORM writes must get there first.
-        self.env["phone.call"].flush_model(_counted())
+        self.env["phone.call"].flush_model(rollup.statements().counted)
         rule = self.env["ir.rule"]._compute_domain(source._name, "read")
         full = Domain.AND([Domain(domain), rule or Domain.TRUE])
         if any(
@@ -185,7 +135,9 @@ class PhoneCallDaily(models.Model):
         # call_count first: a group whose calls were all deleted or moved since
         # the last fold still has change rows, summing to no call.
         sums = list(
-            dict.fromkeys(["call_count", *(name for spec in aggregates for name in mapping[spec])])
+            dict.fromkeys(
+                [measures.CALL_COUNT, *(name for spec in aggregates for name in mapping[spec])]
+            )
         )
         return full, sums, rollup_order
 
@@ -200,8 +152,9 @@ class PhoneCallDaily(models.Model):
         cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cr.fetchone()[0]:
             return False
-        cr.execute(_FOLD)
-        cr.execute(_PURGE_EMPTY)
+        statements = rollup.statements()
+        cr.execute(statements.fold)
+        cr.execute(statements.purge_empty)
         return True
 
 
@@ -217,11 +170,6 @@ def _spec_field(spec):
 
 
 _DATE_PARTS = {("call_date", granularity) for granularity in GRANULARITIES}
-
-
-def _counted():
-    """The columns of phone_call whose change changes the roll-up."""
-    return (*DIMENSIONS, "duration", "ring_duration", "duration_hours", "cost")
 
 
 def _translate_order(order, specs, mapping):
@@ -257,62 +205,3 @@ def _answer(source, row, width, aggregates, sums):
             integer = spec == "__count" or field.type == "integer"
             values.append(int(parts[0]) if integer else float(parts[0]))
     return tuple(values)
-
-
-# The statements, made once from the constants above (no input ever reaches them).
-_DIMS = ", ".join(DIMENSIONS)
-_TRIGGER_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION phone_call_daily_record() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO {CHANGE} {_changes_of("new_calls", 1)};
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO {CHANGE} {_changes_of("old_calls", -1)};
-    ELSE
-        -- Most updates (analysis, recordings, follow-ups) touch nothing counted.
-        INSERT INTO {CHANGE}
-        WITH touched AS (
-            SELECT o.id FROM old_calls o JOIN new_calls n ON n.id = o.id
-             WHERE ({", ".join(f"o.{c}" for c in _counted())})
-                   IS DISTINCT FROM ({", ".join(f"n.{c}" for c in _counted())})
-        ),
-        old_touched AS (SELECT o.* FROM old_calls o JOIN touched USING (id)),
-        new_touched AS (SELECT n.* FROM new_calls n JOIN touched USING (id))
-        {_changes_of("old_touched", -1)}
-        UNION ALL {_changes_of("new_touched", 1)};
-    END IF;
-    RETURN NULL;
-END $$
-"""
-_SETUP = (
-    f"CREATE TABLE IF NOT EXISTS {TOTAL} ({_columns()})",
-    f"CREATE UNIQUE INDEX IF NOT EXISTS {TOTAL}_dims ON {TOTAL} ({_DIMS}) NULLS NOT DISTINCT",
-    f"CREATE TABLE IF NOT EXISTS {CHANGE} ({_columns()})",
-    _TRIGGER_FUNCTION,
-    *(
-        statement
-        for event, referencing in (
-            ("INSERT", "NEW TABLE AS new_calls"),
-            ("UPDATE", "OLD TABLE AS old_calls NEW TABLE AS new_calls"),
-            ("DELETE", "OLD TABLE AS old_calls"),
-        )
-        for statement in (
-            f"DROP TRIGGER IF EXISTS phone_call_daily_{event.lower()} ON phone_call",
-            (
-                f"CREATE TRIGGER phone_call_daily_{event.lower()} AFTER {event} ON phone_call"
-                f" REFERENCING {referencing}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION phone_call_daily_record()"
-            ),
-        )
-    ),
-)
-_ANY_ROLLUP = f"SELECT EXISTS (SELECT 1 FROM {TOTAL}) OR EXISTS (SELECT 1 FROM {CHANGE})"
-_COUNT_EXISTING = f"INSERT INTO {TOTAL} {_changes_of('phone_call', 1)}"
-_FOLD = f"""
-WITH moved AS (DELETE FROM {CHANGE} RETURNING *)
-INSERT INTO {TOTAL} AS t
-SELECT {_DIMS}, {", ".join(f"SUM({name})" for name in MEASURES)} FROM moved GROUP BY {_DIMS}
-ON CONFLICT ({_DIMS}) DO UPDATE SET {", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in MEASURES)}
-"""
-_PURGE_EMPTY = f"DELETE FROM {TOTAL} WHERE call_count = 0"

@@ -1,5 +1,7 @@
 from odoo import models
 
+from ..pbx import measures
+
 
 class PhoneCall(models.Model):
     """Grouped views of calls (Phone menu grouped by day, totals) read from the daily roll-up."""
@@ -7,10 +9,5 @@ class PhoneCall(models.Model):
     _name = "phone.call"
     _inherit = ["phone.call", "phone.rollup.mixin"]
 
-    _rollup_aggregates = {
-        "__count": ("call_count",),
-        "duration:sum": ("duration",),
-        "ring_duration:sum": ("ring_duration",),
-        "duration_hours:sum": ("duration_hours",),
-        "cost:sum": ("cost",),
-    }
+    # The count and the call totals the roll-up keeps (pbx.measures.CALL_TOTALS).
+    _rollup_aggregates = measures.call_aggregates()

@@ -1,8 +1,12 @@
 import random
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
+from ..pbx import measures, rollup
+from ..pbx.measures import INCOMING, Average, Count, Rate
 from .common import PhoneCase
 
 SEED = 20261129
@@ -19,6 +23,20 @@ GROUPINGS = (
     ["client_type_id", "call_date:quarter"],
     ["callback_state"],
     [],
+)
+# Measures defined in the one place by a test, over statuses the calls have.
+BUSY = "{row}.status = 'busy'"
+ADDED = (
+    Count("busy_count", "Busy Calls", BUSY),
+    Rate("busy_rate", "Busy Rate", BUSY, among=INCOMING, stored_as=("busy_in", "incoming_count")),
+    Average("busy_ring_avg", "Busy Ring", "ring_duration", BUSY, ("busy_ring", "busy_ring_n")),
+)
+SQL_GROUPINGS = (
+    (),
+    ("call_date",),
+    ("direction", "status"),
+    ("user_id",),
+    ("client_type_id", "pbx_id"),
 )
 DOMAINS = (
     [],
@@ -79,20 +97,15 @@ class TestDailyRollup(PhoneCase):
                 self.assertEqual(a, b, where)
 
     def compare_all(self):
-        self.compare(self.Call, ["__count", "duration:sum", "ring_duration:sum", "cost:sum"])
-        self.compare(
-            self.env["phone.call.report"],
-            [
-                "__count",
-                "call_count:sum",
-                "missed_count:sum",
-                "not_called_back_count:sum",
-                "answer_rate:avg",
-                "ring_seconds_avg:avg",
-                "talk_seconds_avg:avg",
-                "talk_seconds:sum",
-            ],
-        )
+        """Every aggregate the roll-up gives, so every measure defined (pbx/measures.py)."""
+        for model in (self.Call, self.env["phone.call.report"]):
+            self.assertEqual(
+                model._rollup_aggregates.keys() - {"__count"},
+                {f"{m.name}:{m.aggregate}" for m in measures.MEASURES}
+                if model._name == "phone.call.report"
+                else {f"{name}:sum" for name in measures.CALL_TOTALS},
+            )
+            self.compare(model, list(model._rollup_aggregates))
 
     def test_rollup_equals_the_calls_through_updates_deletes_and_folds(self):
         self.compare_all()
@@ -112,6 +125,89 @@ class TestDailyRollup(PhoneCase):
         # Changes after a fold add up with the folded totals.
         calls[40:45].write({"status": "busy"})
         self.compare_all()
+
+    @mute_logger("odoo.addons.phone_call_accounting.models.phone_call_daily")
+    def test_a_measure_added_in_one_place_is_in_both_paths(self):
+        """Measures added to pbx/measures.py alone reach the report's view and the
+        roll-up (rebuilt, as an upgrade does), which keep the same figures
+        through updates, deletes and folds."""
+        report, daily = self.env["phone.call.report"], self.env["phone.call.daily"]
+        self.assertEqual(self.compare_sql(measures.MEASURES), len(SQL_GROUPINGS))
+        with mock.patch.object(measures, "MEASURES", measures.check(measures.MEASURES + ADDED)):
+            report.init()
+            daily.init()
+            self.assertIn("busy_ring_n", rollup.statements().columns)
+            self.assertEqual(self.compare_sql(ADDED), len(SQL_GROUPINGS))
+            [(busy,)] = self.sql("SELECT SUM(busy_count) FROM phone_call_report")
+            self.assertEqual(busy, self.Call.search_count([("status", "=", "busy")]))
+            calls = self.Call.search([("external_id", "like", "rollup-%")], order="id")
+            calls[:12].write({"status": "busy"})
+            calls[12:20].write({"ring_duration": 7})
+            calls[20:24].unlink()
+            self.compare_sql(ADDED)
+            daily._fold_changes()
+            calls[30:40].write({"direction": "incoming", "status": "busy"})
+            self.compare_sql(ADDED)
+        # The measures as defined again: the roll-up is rebuilt to them.
+        report.init()
+        daily.init()
+        [(columns,)] = self.sql(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'phone_call_daily_total'::regclass"
+            " AND attnum > 0 AND NOT attisdropped"
+        )
+        self.assertEqual(columns, len(rollup.statements().columns))
+        self.compare_all()
+
+    def test_an_upgrade_with_the_same_measures_keeps_the_rollup(self):
+        self.env.cr.execute(
+            "INSERT INTO phone_call_daily_change (company_id, call_date, direction, status,"
+            " callback_state, call_count) VALUES (%s, '2026-11-02', 'incoming', 'answered',"
+            " 'none', 1000)",
+            [self.company.id],
+        )
+        self.env["phone.call.daily"].init()
+        [(count,)] = self.sql(
+            "SELECT count(*) FROM phone_call_daily_change WHERE call_count = 1000"
+        )
+        self.assertEqual(count, 1, "not rebuilt: the row no call backs is still there")
+
+    def sql(self, query):
+        self.env.flush_all()
+        self.env.cr.execute(query)
+        return self.env.cr.fetchall()
+
+    def compare_sql(self, defined):
+        """Each measure of ``defined`` grouped by SQL_GROUPINGS, read from the report's
+        view and from the roll-up's tables as the grouped reads use them; the number
+        of groupings compared."""
+        for groupby in SQL_GROUPINGS:
+            keys = ", ".join(groupby)
+            grouped = f"GROUP BY {keys} " if groupby else ""
+            ordered = f" ORDER BY {keys}" if groupby else ""
+            view = ", ".join(f"{m.aggregate.upper()}({m.name})" for m in defined)
+            kept = ", ".join(
+                f"SUM({m.sums()[0]})"
+                if len(m.sums()) == 1
+                else f"SUM({m.sums()[0]})::numeric / NULLIF(SUM({m.sums()[1]}), 0)"
+                for m in defined
+            )
+            selected = ", ".join(filter(None, [keys, view]))
+            through_view = self.sql(f"SELECT {selected} FROM phone_call_report {grouped}{ordered}")
+            selected = ", ".join(filter(None, [keys, kept]))
+            through_rollup = self.sql(
+                f"SELECT {selected} FROM (SELECT * FROM phone_call_daily_total"
+                " UNION ALL SELECT * FROM phone_call_daily_change) d"
+                f" {grouped}HAVING SUM(call_count) != 0{ordered}"
+            )
+            self.assertEqual(len(through_view), len(through_rollup), groupby)
+            width = len(groupby)
+            for got, want in zip(through_rollup, through_view, strict=True):
+                self.assert_same_row(
+                    (*got[:width], *(float(v) if v is not None else v for v in got[width:])),
+                    (*want[:width], *(float(v) if v is not None else v for v in want[width:])),
+                    groupby,
+                )
+        return len(SQL_GROUPINGS)
 
     def test_grouped_reads_come_from_the_rollup(self):
         """A change row no call backs is seen by the fast path only: it is what is read."""
