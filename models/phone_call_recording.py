@@ -98,6 +98,7 @@ class PhoneCall(models.Model):
 
     @api.model
     def _recordings_due_domain(self):
+        """The calls whose recording is to be fetched now: the rule, written once."""
         return [
             ("recording_state", "=", "pending"),
             "|",
@@ -107,11 +108,22 @@ class PhoneCall(models.Model):
 
     @api.model
     def _recordings_due_sql(self):
-        return SQL(
-            "recording_state = 'pending'"
-            " AND (recording_next_try IS NULL OR recording_next_try <= %s)",
-            fields.Datetime.now(),
-        )
+        return self._due_sql(self._recordings_due_domain())
+
+    @api.model
+    def _due_sql(self, domain):
+        """``domain`` as the SQL condition of a claim (``_claim_due``), so that a
+        rule for the crons' counts and searches and for their claims is written
+        once, as a domain. The claims lock rows of phone_call alone: a domain
+        reaching another table is refused. No record rule is added: the crons
+        and jobs work on the calls of every company.
+        """
+        query = self._search(domain, active_test=False, bypass_access=True)
+        if query.is_empty():
+            return SQL("FALSE")
+        if query.from_clause != SQL.identifier(self._table):
+            raise ValueError(f"a due rule reads only the call's own columns: {domain}")
+        return query.where_clause or SQL("TRUE")
 
     # ------------------------------------------------------------------
     # Sharing the work between workers and servers

@@ -1,6 +1,7 @@
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -136,6 +137,43 @@ class TestRecordings(HttpCase):
         self.assertEqual(call.recording_attempts, 8)
         call.action_retry_recording()
         self.assertEqual((call.recording_state, call.recording_attempts), ("pending", 0))
+
+    def test_claims_take_the_calls_the_due_rule_finds(self):
+        """The due rule is written once, as a domain: the cron's count and search and the
+        claims' SQL (``_recordings_due_sql``) select the same calls."""
+        now = fields.Datetime.now()
+        calls = {
+            "new": self.ingest("r-due-new", "a.wav"),
+            "retry-now": self.ingest("r-due-past", "b.wav"),
+            "retry-later": self.ingest("r-due-later", "c.wav"),
+            "failed": self.ingest("r-due-failed", "d.wav"),
+            "none": self.ingest("r-due-none", ""),
+        }
+        calls["retry-now"].recording_next_try = now - timedelta(seconds=1)
+        calls["retry-later"].recording_next_try = now + timedelta(minutes=5)
+        calls["failed"].recording_state = "failed"
+        ids = [call.id for call in calls.values()]
+
+        def claimed():
+            return {
+                name
+                for name, call in calls.items()
+                if call in self.Call._claim_due(self.Call._recordings_due_sql(), "download", 10)
+            }
+
+        def found():
+            domain = [("id", "in", ids), *self.Call._recordings_due_domain()]
+            return {name for name, call in calls.items() if call in self.Call.search(domain)}
+
+        self.assertEqual(found(), {"new", "retry-now"})
+        self.assertEqual(claimed(), found())
+        # A rule changed in its one place changes the claims.
+        failed = [("recording_state", "=", "failed")]
+        with patch.object(type(self.Call), "_recordings_due_domain", lambda self: failed):
+            self.assertEqual(found(), {"failed"})
+            self.assertEqual(claimed(), {"failed"})
+        with self.assertRaisesRegex(ValueError, "the call's own columns"):
+            self.Call._due_sql([("partner_id.name", "=", "x")])
 
     def test_redelivery_keeps_the_downloaded_recording(self):
         call = self.ingest("r-keep", "ok.wav")
