@@ -48,6 +48,9 @@ PACKAGES = {
     # Korean glyphs for Chromium: without them Hangul labels are measured (and
     # shown) in a fallback box font, and the Korean screen tour checks nothing real.
     "fonts-nanum": "/usr/share/fonts/truetype/nanum",
+    # The production-shape stage serves Odoo behind the deployment kit's nginx site.
+    "nginx": "/usr/sbin/nginx",
+    "openssl": "/usr/bin/openssl",
     "espeak-ng": "/usr/bin/espeak-ng",
     "sox": "/usr/bin/sox",
     "libsox-fmt-all": "/usr/share/doc/libsox-fmt-all",

@@ -21,6 +21,8 @@ import urllib.request
 
 import pytest
 
+from tools.production_shape.proxy import UNVERIFIED, Nginx, available
+
 REQUIRED = (
     "PCA_PROD_DB",
     "PCA_PROD_PYTHON",
@@ -96,6 +98,8 @@ class Server:
             f"--http-port={self.http_port}",
             f"--gevent-port={self.gevent_port}",
             "--workers=2",
+            # As behind the kit's nginx: X-Forwarded-* headers are read.
+            "--proxy-mode",
             "--max-cron-threads=1",
             # Odoo's default memory limits, said aloud: the shape users run.
             "--limit-memory-soft=2147483648",
@@ -146,11 +150,16 @@ class Server:
 
 
 class Session:
-    """A logged-in web client: its session cookie and JSON-RPC calls."""
+    """A logged-in web client: its session cookie and JSON-RPC calls, to the
+    server directly or through a proxy (``url``)."""
 
-    def __init__(self, server, login, password):
+    def __init__(self, server, login, password, url=None):
         self.server = server
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        self.url = url or server.url
+        handlers = [urllib.request.HTTPCookieProcessor()]
+        if self.url.startswith("https:"):
+            handlers.append(urllib.request.HTTPSHandler(context=UNVERIFIED))
+        self.opener = urllib.request.build_opener(*handlers)
         result = self.rpc(
             "/web/session/authenticate",
             {"db": server.db, "login": login, "password": password},
@@ -167,7 +176,7 @@ class Session:
     def rpc(self, path, params):
         body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params})
         request = urllib.request.Request(
-            self.server.url + path,
+            self.url + path,
             data=body.encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -204,3 +213,18 @@ def server():
 @pytest.fixture(scope="session")
 def admin(server):
     return Session(server, "admin", "admin")
+
+
+@pytest.fixture(scope="session")
+def nginx(server, tmp_path_factory):
+    """The deployment kit's nginx site in front of the server."""
+    if not available():
+        pytest.skip("nginx and openssl are not installed (tools/setup_odoo.py installs them)")
+    proxy = Nginx(tmp_path_factory.mktemp("nginx"), server.http_port, server.gevent_port)
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_via_nginx(server, nginx):
+    return Session(server, "admin", "admin", url=nginx.url)

@@ -7,6 +7,7 @@ run in file order and the last one reads the whole server log.
 
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -16,20 +17,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import websocket
 
+from tools.production_shape.proxy import UNVERIFIED
+
 RINGING = "phone_call_accounting/ringing"
 CALLBACKS = "phone_call_accounting/callbacks"
 EXTENSION = "7301"
 CALLER = "+31205557301"
 
 
-def _post(server, path, token, payload):
+def _post(server, path, token, payload, url=None):
     request = urllib.request.Request(
-        server.url + path,
+        (url or server.url) + path,
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
+    context = UNVERIFIED if request.full_url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -63,8 +67,10 @@ def bus(server, admin):
     socket.close()
 
 
-def _receive(socket, kind, deadline):
-    """The first notification of ``kind`` before ``deadline`` (monotonic), or None."""
+def _receive(socket, kind, deadline, match=lambda payload: True):
+    """The first notification of ``kind`` (whose payload ``match`` accepts) before
+    ``deadline`` (monotonic), or None. A new subscription replays the bus's
+    recent notifications: ``match`` tells this test's own from them."""
     while time.monotonic() < deadline:
         socket.settimeout(max(0.1, deadline - time.monotonic()))
         try:
@@ -73,7 +79,7 @@ def _receive(socket, kind, deadline):
             return None
         for notification in json.loads(frame) if frame else []:
             message = notification.get("message", {})
-            if message.get("type") == kind:
+            if message.get("type") == kind and match(message["payload"]):
                 return message["payload"]
     return None
 
@@ -100,7 +106,12 @@ def test_ringing_event_reaches_the_browser_through_the_websocket_worker(server, 
     )
     assert status == 200, answer
     assert answer["result"] == "sent" and answer["notified"] == 1, answer
-    payload = _receive(bus, RINGING, time.monotonic() + 10)
+    payload = _receive(
+        bus,
+        RINGING,
+        time.monotonic() + 10,
+        match=lambda payload: payload["call_id"] == f"prod-{pbx['suffix']}",
+    )
     assert payload is not None, "no ringing notification arrived on the websocket in 10 s"
     assert payload["extension"] == EXTENSION
     assert payload["number_e164"] == CALLER
@@ -168,6 +179,44 @@ def test_webhook_batch_lands_through_prefork_workers(server, admin, pbx):
     assert len(stored) == 20
     assert {row["user_id"][0] for row in stored} == {admin.uid}
     assert all(row["partner_id"] for row in stored), "each outside caller is a client"
+
+
+def test_ringing_and_calls_through_the_kits_nginx(server, nginx, admin_via_nginx, pbx):
+    """The deployment kit's nginx site in front: the web client's login, its bus
+    websocket (wss, /websocket to the gevent port) and a PBX's webhook."""
+    socket = websocket.create_connection(
+        f"wss://127.0.0.1:{nginx.port}/websocket",
+        cookie=admin_via_nginx.cookie,
+        origin=nginx.url,
+        timeout=30,
+        sslopt={"cert_reqs": ssl.CERT_NONE},
+    )
+    try:
+        socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
+        status, answer = _post(
+            server,
+            f"/phone_call_accounting/pbx/{pbx['id']}/ringing",
+            pbx["token"],
+            {
+                "from_number": CALLER,
+                "to_number": "+31207940100",
+                "extensions": [EXTENSION],
+                "call_id": f"nginx-{pbx['suffix']}",
+            },
+            url=nginx.url,
+        )
+        assert status == 200 and answer["notified"] == 1, answer
+        payload = _receive(
+            socket,
+            RINGING,
+            time.monotonic() + 10,
+            match=lambda payload: payload["call_id"] == f"nginx-{pbx['suffix']}",
+        )
+        assert payload is not None, "no ringing notification through nginx in 10 s"
+        assert payload["number_e164"] == CALLER
+    finally:
+        socket.close()
+    assert "[error]" not in nginx.errors() and "[crit]" not in nginx.errors(), nginx.errors()
 
 
 def test_server_log_holds_no_traceback(server):
