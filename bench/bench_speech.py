@@ -258,6 +258,7 @@ def worker(job, clips, keywords, silence, barrier, results):
             language,
             spotter=backend if grammar else None,
             path=clips[0]["path"],
+            second_listen="trust" if grammar else "off",
         )
         report = {"load": loaded, "memory": memory, "kiwi": with_kiwi, "error": None}
     except Exception as error:  # noqa: BLE001 - reported as the row's result
@@ -286,7 +287,14 @@ def worker(job, clips, keywords, silence, barrier, results):
         }
         if grammar:
             t1, c1 = time.perf_counter(), time.process_time()
-            hits = keyword_hits(transcript, keywords, language, spotter=backend, path=clip["path"])
+            hits = keyword_hits(
+                transcript,
+                keywords,
+                language,
+                spotter=backend,
+                path=clip["path"],
+                second_listen="trust",  # the grammar row: everything it hears
+            )
             item["grammar"] = {hit.keyword for hit in hits}
             # the addon's path with Vosk: transcribe, match, listen again for the rest
             item["grammar_seconds"] = heard + time.perf_counter() - t1

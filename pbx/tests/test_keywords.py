@@ -3,14 +3,19 @@
 import pytest
 
 from pbx.analysis.keywords import (
+    CONFIRM_CONFIDENCE,
     Hit,
+    confirmed,
+    distance,
     find_hits,
     find_keywords,
     keyword_hits,
     parse_keywords,
+    spelling,
     stemmer_language,
     tokens,
 )
+from pbx.analysis.korean import jamo
 from pbx.analysis.transcribe import Transcript, Word
 
 TRANSCRIPT = (
@@ -154,14 +159,15 @@ def test_korean_hits_keep_the_time(kiwi):
 
 
 class Spotter:
-    """A second listen that hears what it is asked for, at 3 s."""
+    """A second listen that hears what it is asked for, at 3 s, with ``confidence``."""
 
-    def __init__(self):
+    def __init__(self, confidence=1.0):
         self.asked = []
+        self.confidence = confidence
 
     def spot(self, path, keywords, language):
         self.asked.append((path, list(keywords), language))
-        words = tuple(Word(keyword, 3.0, 3.4) for keyword in keywords)
+        words = tuple(Word(keyword, 3.0, 3.4, self.confidence) for keyword in keywords)
         return Transcript(" ".join(keywords), language, "grammar", words)
 
 
@@ -170,7 +176,9 @@ def test_second_listen_only_for_missed_keywords():
         "cancel it", "en", "test", (Word("cancel", 0.2, 0.6), Word("it", 0.6, 0.7))
     )
     spotter = Spotter()
-    hits = keyword_hits(transcript, "cancel, refund", spotter=spotter, path="call.wav")
+    hits = keyword_hits(
+        transcript, "cancel, refund", spotter=spotter, path="call.wav", second_listen="trust"
+    )
     assert spotter.asked == [("call.wav", ["refund"], "en")]
     assert hits == [
         Hit("cancel", 0.2, 0.6, "cancel", "transcript"),
@@ -181,5 +189,88 @@ def test_second_listen_only_for_missed_keywords():
     assert keyword_hits(plain, ["cancel"]) == [Hit("cancel", None, None, "", "transcript")]
     # nothing missed: no second listen
     spotter.asked.clear()
-    keyword_hits(transcript, ["cancel"], spotter=spotter, path="call.wav")
+    keyword_hits(transcript, ["cancel"], spotter=spotter, path="call.wav", second_listen="trust")
     assert spotter.asked == []
+    # off, the default: not asked at all
+    assert keyword_hits(transcript, "refund", spotter=spotter, path="call.wav") == []
+    keyword_hits(transcript, "refund", spotter=spotter, path="call.wav", second_listen="off")
+    assert spotter.asked == []
+    with pytest.raises(ValueError, match="second_listen"):
+        keyword_hits(transcript, "refund", spotter=spotter, path="call.wav", second_listen="x")
+
+
+# Whisper's words of "명동역 몇 번 출구로 나와야 되나요" and of a call that says
+# 예약 misheard as 애약 (one jamo off), around 3 s where the grammar heard it
+MYEONGDONG = Transcript(
+    "명동역 몇 번 출구로 나와야 되나요",
+    "ko",
+    "whisper",
+    (
+        Word("명동역", 2.6, 3.1),
+        Word("몇", 3.1, 3.3),
+        Word("번", 3.3, 3.4),
+        Word("출구로", 3.4, 3.9),
+        Word("나와야", 3.9, 4.3),
+        Word("되나요", 4.3, 4.8),
+    ),
+)
+MISHEARD = Transcript(
+    "애약 취소하려고요", "ko", "whisper", (Word("애약", 2.9, 3.3), Word("취소하려고요", 3.3, 4.0))
+)
+
+
+def test_second_listen_confirms_instead_of_inventing():
+    # the grammar "hears" 배달 and 영업 in a call about a subway exit: the
+    # transcript has nothing like them there, so nothing is flagged when
+    # confirming; trusted, the grammar flags both
+    spotter = Spotter()
+    keywords = ["배달", "영업"]
+    confirm = {"spotter": spotter, "path": "call.wav", "second_listen": "confirm"}
+    assert keyword_hits(MYEONGDONG, keywords, **confirm) == []
+    assert spotter.asked == [("call.wav", keywords, "ko")]
+    trusted = keyword_hits(
+        MYEONGDONG, keywords, spotter=spotter, path="call.wav", second_listen="trust"
+    )
+    assert {hit.keyword for hit in trusted} == {"배달", "영업"}
+    # a keyword the transcript misspelt where the grammar heard it is kept
+    hits = keyword_hits(MISHEARD, ["예약"], **{**confirm, "spotter": Spotter()})
+    assert hits == [Hit("예약", 3.0, 3.4, "예약", "grammar")]
+    # ... unless the grammar is unsure of it
+    unsure = Spotter(confidence=CONFIRM_CONFIDENCE - 0.1)
+    assert keyword_hits(MISHEARD, ["예약"], **{**confirm, "spotter": unsure}) == []
+    # by default the grammar is not asked: the transcript alone flags
+    spotter.asked.clear()
+    assert keyword_hits(MYEONGDONG, keywords, spotter=spotter, path="call.wav") == []
+    assert keyword_hits(MISHEARD, ["예약"], spotter=spotter, path="call.wav") == []
+    assert spotter.asked == []
+
+
+def test_confirmation_looks_where_the_keyword_was_heard():
+    hit = Hit("예약", 3.0, 3.4, "예약", "grammar")
+    assert confirmed(hit, 0.95, MISHEARD, "ko")
+    assert confirmed(hit, None, MISHEARD, "ko")  # no confidence given: the spelling decides
+    # the same misspelling 10 s later is not where the grammar heard it
+    later = Transcript(
+        "애약 취소하려고요",
+        "ko",
+        "whisper",
+        (Word("애약", 12.9, 13.3), Word("취소하려고요", 13.3, 14.0)),
+    )
+    assert not confirmed(hit, 0.95, later, "ko")
+    # a transcript without times is searched whole
+    assert confirmed(hit, 0.95, Transcript("애약 취소하려고요", "ko", "plug-in"), "ko")
+    assert not confirmed(hit, 0.95, Transcript("출구로 나와야", "ko", "plug-in"), "ko")
+
+
+def test_jamo_spelling_and_distance():
+    assert jamo("예약을 해요") == "ㅇㅖㅇㅑㄱㅇㅡㄹㅎㅐㅇㅛ"
+    assert jamo("Call 가") == "callㄱㅏ"
+    assert spelling("예약, OK!", "ko") == "ㅇㅖㅇㅑㄱok"
+    assert spelling("Réclamation, s'il", "fr") == "reclamationsil"
+    assert distance("예약", "예약을 했어요", "ko") == 0.0  # inside a longer word
+    assert distance("예약", "애약", "ko") == pytest.approx(1 / 5)  # one jamo of five
+    assert distance("배달", "명동역 몇 번 출구로 나와야 되나요", "ko") > 0.35
+    assert distance("영업", "명동역 몇 번 출구로 나와야 되나요", "ko") > 0.35
+    assert distance("refund", "I want a refnd", "en") == pytest.approx(1 / 6)
+    assert distance("refund", "", "en") == 1.0
+    assert distance("", "refund", "en") == 1.0

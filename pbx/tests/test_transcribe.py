@@ -212,3 +212,48 @@ def test_long_speech_is_cut_into_utterances():
     ranges = backend._utterances(samples)
     seconds = [(round(first / rate, 2), round(last / rate, 2)) for first, last in ranges]
     assert seconds == [(0.8, 2.6), (2.6, 4.4), (4.4, 6.2), (7.8, 9.2)]
+
+
+class Expecting(Canned):
+    """A plug-in engine that can be told which keywords to expect."""
+
+    name = "expecting"
+
+    def __init__(self, languages=("ko",)):
+        self.offered = list(languages)
+        self.expected = []
+
+    def languages(self):
+        return self.offered
+
+    def transcribe(self, path, language="en-us", keywords=None):
+        self.expected.append(keywords)
+        return Transcript(" ".join(keywords or ()), self.resolve_language(language), self.name)
+
+
+def test_the_language_chooses_the_engine(monkeypatch):
+    monkeypatch.setattr(transcribe, "_REGISTRY", dict(transcribe._REGISTRY))
+    korean = Expecting(["ko"])
+    register_backend("first", lambda: korean)
+    register_backend("second", Canned)  # en-us and nl-nl
+    monkeypatch.setattr(transcribe, "PREFERRED", ("first", "second"))
+    assert transcribe.default_backend("ko") == "first"
+    assert transcribe.default_backend("en") == "second"
+    assert transcribe.default_backend("de") == "none"
+    auto = get_backend("auto")
+    assert isinstance(auto, transcribe.AutoBackend) and get_backend("default").name == "auto"
+    # the first engine that offers the language, told the keywords if it takes them
+    heard = auto.transcribe("call.wav", "ko", keywords=["예약", "주차"])
+    assert (heard.backend, heard.text) == ("expecting", "예약 주차")
+    assert korean.expected == [["예약", "주차"]]
+    heard = auto.transcribe("call.wav", "en", keywords=["refund"])
+    assert (heard.backend, heard.language) == ("canned", "en-us")
+    assert auto.check("nl") == "nl-nl" and auto.languages() == ["en-us", "ko", "nl-nl"]
+    assert transcribe.backend_problem("auto", "en") is None
+    problem = transcribe.backend_problem("auto", "de")
+    assert "no installed engine offers language 'de'" in problem
+    assert "install faster-whisper" in problem
+    # an engine's own transcribe without keywords= is called without them
+    assert Canned().transcribe_expecting("x.wav", "en", ["refund"]).text == "hello"
+    assert korean.transcribe_expecting("x.wav", "ko", []).text == ""
+    assert korean.expected[-1] is None
