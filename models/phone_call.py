@@ -4,22 +4,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
-from ..pbx import ingest, numbers
-
-# The call words are the core's (pbx.ingest); here they get their labels.
-_LABELS = {
-    "incoming": "Incoming",
-    "outgoing": "Outgoing",
-    "internal": "Internal",
-    "answered": "Answered",
-    "missed": "Missed",
-    "busy": "Busy",
-    "failed": "Failed",
-    "unknown": "Unknown",
-}
-DIRECTIONS = [(word, _LABELS[word]) for word in ingest.DIRECTIONS]
-STATUSES = [(word, _LABELS[word]) for word in ingest.STATUSES]
-DEFAULT_SOURCE = "api"
+from ..pbx import call_rules, ingest, numbers
+from .choices import DIRECTIONS, STATUSES
 
 
 class PhoneCall(models.Model):
@@ -31,7 +17,7 @@ class PhoneCall(models.Model):
 
     source = fields.Char(
         required=True,
-        default=DEFAULT_SOURCE,
+        default=ingest.DEFAULT_SOURCE,
         readonly=True,
         help="Where the call came from; with the external id it identifies the call.",
     )
@@ -154,7 +140,7 @@ class PhoneCall(models.Model):
             if company not in zones:
                 zones[company] = company._phone_timezone()
             start = fields.Datetime.to_datetime(call.call_start).replace(tzinfo=ZoneInfo("UTC"))
-            call.call_date, call.call_time = _local_day_and_time(start, zones[company])
+            call.call_date, call.call_time = call_rules.local_day_and_time(start, zones[company])
 
     @api.depends("duration")
     def _compute_duration_hours(self):
@@ -180,7 +166,8 @@ class PhoneCall(models.Model):
                 call.call_end_time = 0.0
                 continue
             end = fields.Datetime.to_datetime(call.call_end).replace(tzinfo=ZoneInfo("UTC"))
-            call.call_end_time = _local_day_and_time(end, call.company_id._phone_timezone())[1]
+            zone = call.company_id._phone_timezone()
+            call.call_end_time = call_rules.local_day_and_time(end, zone)[1]
 
     @api.depends("status", "direction")
     def _compute_picture_urls(self):
@@ -249,9 +236,3 @@ class PhoneCall(models.Model):
             "Calls of %s", self.partner_id.display_name
         )
         return action
-
-
-def _local_day_and_time(start, zone):
-    """The local date and the hour of the day (float) of an aware ``start``."""
-    local = start.astimezone(zone)
-    return local.date(), local.hour + local.minute / 60 + local.second / 3600

@@ -13,8 +13,8 @@ from odoo.tools import SQL
 
 from ..pbx import measures, rollup
 from ..pbx.rollup import CHANGE, DIMENSIONS, FOLD_LOCK, TOTAL
-from .phone_call import DIRECTIONS, STATUSES
-from .phone_call_followup import CALLBACK_STATES
+from . import concurrency
+from .choices import CALLBACK_STATES, DIRECTIONS, STATUSES
 
 _logger = logging.getLogger(__name__)
 
@@ -149,8 +149,7 @@ class PhoneCallDaily(models.Model):
     def _fold_changes(self):
         """Move the pending changes into the totals; False if another fold is running."""
         cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
-        if not cr.fetchone()[0]:
+        if not concurrency.try_lock(cr, FOLD_LOCK):
             return False
         statements = rollup.statements()
         cr.execute(statements.fold)

@@ -3,7 +3,10 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-CALLBACK_STATES = [("none", "Not Needed"), ("pending", "To Call Back"), ("done", "Called Back")]
+from ..pbx import call_rules
+from . import concurrency
+from .choices import CALLBACK_STATES
+
 # Tells the Phone users' web clients that the calls to call back changed: each
 # counts its own again (the navbar counter), whatever worker made the change.
 CALLBACKS_NOTIFICATION = "phone_call_accounting/callbacks"
@@ -90,7 +93,13 @@ class PhoneCall(models.Model):
     def _compute_is_too_long(self):
         # The thresholds are read at registration: changing them must not rewrite history.
         for call in self:
-            call.is_too_long = _too_long(call.duration, call.cost, call.company_id)
+            company = call.company_id
+            call.is_too_long = call_rules.too_long(
+                call.duration,
+                call.cost,
+                company.phone_long_call_minutes,
+                company.phone_long_call_cost,
+            )
 
     # ------------------------------------------------------------------
     # Missed calls get called back
@@ -101,7 +110,7 @@ class PhoneCall(models.Model):
         answered = self.filtered(
             lambda c: c.status == "answered" and c.client_number and c.direction != "internal"
         )
-        missed = self.filtered(_needs_callback)
+        missed = self.filtered(call_rules.needs_callback)
         missed.filtered(lambda c: c.callback_state == "none").callback_state = "pending"
         if answered:
             # Plain SQL on the indexed number: runs for every answered call delivered.
@@ -210,7 +219,7 @@ class PhoneCall(models.Model):
         if not self:
             return
         # Two workers logging answered calls from one number settle the same misses.
-        self._lock_quietly()
+        concurrency.lock_rows_quietly(self, "call updated concurrently")
         self.write({"callback_state": "done", "callback_call_id": answered_call.id})
         activity_type = self.env.ref("phone_call_accounting.mail_activity_type_callback")
         for partner in self.partner_id:
@@ -288,20 +297,6 @@ class PhoneCall(models.Model):
             partner.activity_ids.filtered(
                 lambda a: a.activity_type_id == activity_type
             ).action_feedback(feedback=self.env._("Marked called back by %s", self.env.user.name))
-
-
-def _needs_callback(call):
-    """An incoming call from an outside number nobody answered (a call or its values)."""
-    return (
-        call["direction"] == "incoming"
-        and call["status"] == "missed"
-        and bool(call["client_number"])
-    )
-
-
-def _too_long(talk_seconds, cost, company):
-    minutes, max_cost = company.phone_long_call_minutes, company.phone_long_call_cost
-    return (bool(minutes) and talk_seconds > minutes * 60) or (bool(max_cost) and cost > max_cost)
 
 
 def _hms(seconds):

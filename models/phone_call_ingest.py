@@ -8,10 +8,9 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ConcurrencyError
 from odoo.tools import SQL, clean_context
 
-from ..pbx import demo, numbers, tariff
-from ..pbx.ingest import InvalidCall, clean_call, client_number_of, fingerprint
-from .phone_call import DEFAULT_SOURCE, _local_day_and_time
-from .phone_call_followup import _needs_callback, _too_long
+from ..pbx import call_rules, demo, numbers, tariff
+from ..pbx.ingest import DEFAULT_SOURCE, InvalidCall, clean_call, client_number_of, fingerprint
+from . import concurrency
 
 _logger = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ class PhoneCall(models.Model):
                 repeats.append((index, key))
             else:
                 # Known now: set in the INSERT rather than by an UPDATE right after it.
-                vals["callback_state"] = "pending" if _needs_callback(vals) else "none"
+                vals["callback_state"] = "pending" if call_rules.needs_callback(vals) else "none"
                 for fname in _NULL_WHEN_EMPTY:
                     if not vals[fname]:
                         del vals[fname]
@@ -173,7 +172,8 @@ class PhoneCall(models.Model):
         it moved away from} for the calls now from another number."""
         moved = {}
         if to_update:
-            self.browse(call.id for call, _changes in to_update)._lock_quietly()
+            calls = self.browse(call.id for call, _changes in to_update)
+            concurrency.lock_rows_quietly(calls, "call updated concurrently")
             for call, changes in to_update:
                 if "partner_id" in changes and call.partner_id.phone_caller_number:
                     moved[call.id] = call.partner_id.id
@@ -206,9 +206,8 @@ class PhoneCall(models.Model):
 
     def _lock_and_fetch(self, keys):
         """Serialise concurrent deliveries of the same calls, then load them."""
-        ordered = sorted(f"{source}\x1f{external_id}" for source, external_id in keys)
-        self.env.cr.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k", [ordered]
+        concurrency.lock_keys(
+            self.env.cr, (f"{source}\x1f{external_id}" for source, external_id in keys)
         )
         self.flush_model(["source", "external_id"])
         rows = self.env.execute_query(
@@ -225,7 +224,7 @@ class PhoneCall(models.Model):
             if (source, external_id) in keys
         }
         missing = keys - set(found)
-        if missing and committed_since_snapshot(
+        if missing and concurrency.committed_since_snapshot(
             self.env,
             SQL(
                 "SELECT 1 FROM phone_call WHERE (source, external_id) IN %s LIMIT 1",
@@ -235,34 +234,23 @@ class PhoneCall(models.Model):
             raise ConcurrencyError("call delivered concurrently")
         return found
 
-    def _lock_quietly(self):
-        """Lock these calls before updating them.
-
-        Updating a call that another transaction changed after this one's
-        snapshot fails at the UPDATE, logged as a bad query. Locking the rows
-        first finds that out quietly: start again on a fresh snapshot instead.
-        """
-        query = SQL(
-            "SELECT id FROM phone_call WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", self.ids
-        )
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(query, log_exceptions=False)
-        except errors.SerializationFailure as exc:
-            raise ConcurrencyError("call updated concurrently") from exc
-
     def _ingest_values(self, clean, partners, users, company, country):
         client = clean["client"]
         partner = partners.get(client.e164) if client.e164 else None
         user = users.get(clean["extension"])
         cost = tariff.cost(clean["talk_seconds"], clean["tariff"])
-        call_date, call_time = _local_day_and_time(clean["start"], clean["zone"])
+        call_date, call_time = call_rules.local_day_and_time(clean["start"], clean["zone"])
         return {
             # Stored computed fields given here are not computed again: one INSERT a call.
             "call_date": call_date,
             "call_time": call_time,
             "duration_hours": clean["talk_seconds"] / 3600,
-            "is_too_long": _too_long(clean["talk_seconds"], cost, company),
+            "is_too_long": call_rules.too_long(
+                clean["talk_seconds"],
+                cost,
+                company.phone_long_call_minutes,
+                company.phone_long_call_cost,
+            ),
             "source": clean["source"],
             "external_id": clean["external_id"],
             "company_id": company.id,
@@ -370,29 +358,6 @@ def _display_number(raw, country):
     return number.display_in(country) or raw
 
 
-def committed_since_snapshot(env, query):
-    """Whether ``query`` finds rows on a fresh snapshot.
-
-    Odoo's transactions are REPEATABLE READ: rows that another transaction
-    committed after this one's first query stay invisible to it, even once a
-    lock was waited for. Asked under that lock, a fresh snapshot sees them:
-    the caller then starts again (ConcurrencyError, retried by Odoo) instead
-    of inserting a duplicate the database would refuse.
-    """
-    if not env.registry.ready:
-        # Installing or updating modules: this transaction may hold the tables'
-        # DDL locks, which a second cursor would wait for forever. Nothing else
-        # delivers calls meanwhile; the unique indexes stay the last guard.
-        return False
-    with env.registry.cursor() as cr:
-        cr.execute("SET LOCAL lock_timeout = '10s'")
-        try:
-            cr.execute(query, log_exceptions=False)
-        except errors.LockNotAvailable:
-            return False  # cannot tell: the unique indexes decide
-        return bool(cr.fetchall())
-
-
 def _key_columns(keys):
     """(sources, external ids) of (source, external id) pairs, for a join on unnest:
     pairs reach the unique index on both columns, ANY() on each would not."""
@@ -425,8 +390,9 @@ def _raise_if_delivered_concurrently(exc):
     """The same call committed by another transaction after this one's snapshot:
     start again on a fresh snapshot, where it is an update. The callers created
     for it meanwhile go with this attempt, so none is left behind."""
-    if (exc.diag.constraint_name or "").endswith("source_external_id_unique"):
-        raise ConcurrencyError(f"call delivered concurrently ({exc.diag.constraint_name})") from exc
+    concurrency.raise_if_duplicate_committed(
+        exc, "call delivered concurrently", constraint="source_external_id_unique"
+    )
 
 
 def _result(kind, clean, call_id):

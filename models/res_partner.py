@@ -8,7 +8,7 @@ from odoo.exceptions import ConcurrencyError
 from odoo.tools import SQL
 
 from ..pbx import numbers
-from .phone_call_ingest import committed_since_snapshot
+from . import concurrency
 
 _logger = logging.getLogger(__name__)
 _NON_DIGITS = re.compile(r"\D")
@@ -209,11 +209,7 @@ class ResPartner(models.Model):
             return {}
         # Two deliveries of a new caller in parallel must make one partner: the
         # second waits here, then finds the first's on a fresh snapshot.
-        self.env.cr.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('phone.partner:' || n)) "
-            "FROM unnest(%s::text[]) AS n",
-            [[n.e164 for n in creatable]],
-        )
+        concurrency.lock_keys(self.env.cr, (f"phone.partner:{n.e164}" for n in creatable))
         callers = {
             p.phone_caller_number: p
             for p in self.search_fetch(
@@ -222,7 +218,7 @@ class ResPartner(models.Model):
             )
         }
         unseen = [n.e164 for n in creatable if n.e164 not in callers]
-        if unseen and committed_since_snapshot(
+        if unseen and concurrency.committed_since_snapshot(
             self.env,
             SQL(
                 "SELECT 1 FROM res_partner WHERE phone_caller_number = ANY(%s) LIMIT 1",
@@ -247,9 +243,8 @@ class ResPartner(models.Model):
             # Another transaction created the caller after this one's snapshot: a lock
             # would not show it (REPEATABLE READ). Start again on a fresh snapshot,
             # which finds it; nothing of this attempt stays.
-            raise ConcurrencyError(
-                f"caller created concurrently ({exc.diag.constraint_name})"
-            ) from exc
+            concurrency.raise_if_duplicate_committed(exc, "caller created concurrently")
+            raise
         for partner, number in zip(new, todo, strict=True):
             callers[number.e164] = partner
         if created is not None:
@@ -306,12 +301,8 @@ class ResPartner(models.Model):
             " ORDER BY id FOR UPDATE",
             sorted(partner_ids),
         )
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(query, log_exceptions=False)
-                locked = [partner_id for (partner_id,) in self.env.cr.fetchall()]
-        except errors.SerializationFailure as exc:
-            raise ConcurrencyError("caller changed concurrently") from exc
+        rows = concurrency.lock_quietly(self.env, query, "caller changed concurrently")
+        locked = [partner_id for (partner_id,) in rows]
         self.env["phone.call"].flush_model(["partner_id"])
         used = {
             partner_id
@@ -335,7 +326,7 @@ class ResPartner(models.Model):
             return partners
         # A call committed by another transaction after this one's snapshot is
         # invisible here: start again on a fresh snapshot, which sees it.
-        if committed_since_snapshot(
+        if concurrency.committed_since_snapshot(
             self.env,
             SQL(
                 "SELECT 1 FROM phone_call WHERE partner_id = ANY(%s) AND NOT id = ANY(%s) LIMIT 1",

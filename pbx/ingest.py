@@ -17,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 # _ingest_calls, and the models offer them as choices.
 DIRECTIONS = ("incoming", "outgoing", "internal")
 STATUSES = ("answered", "missed", "busy", "failed", "unknown")
+# The source of the calls whose caller names none; with the external id, a
+# call's source identifies it.
+DEFAULT_SOURCE = "api"
 KNOWN_KEYS = frozenset(
     {
         "external_id",

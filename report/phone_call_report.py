@@ -1,6 +1,6 @@
 from odoo import fields, models, tools
 
-from ..models.phone_call import DIRECTIONS, STATUSES
+from ..models.choices import DIRECTIONS, STATUSES
 from ..pbx import measures
 
 _MEASURE_COLUMNS = ",\n" + " " * 23
