@@ -6,8 +6,8 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.tools import SQL, html_escape
 
-from ..pbx.analysis import audio, transcribe
-from ..pbx.analysis.keywords import find_keywords, keyword_hits
+from ..pbx.analysis import audio, client, transcribe
+from ..pbx.analysis.keywords import find_keywords
 
 _logger = logging.getLogger(__name__)
 
@@ -188,6 +188,10 @@ class PhoneCall(models.Model):
             no_audio = "no audio" in str(exc) or "empty file" in str(exc)
             self._analysis_failed(str(exc), state="no_audio" if no_audio else "failed")
             return
+        except client.SpeechServiceUnavailable as exc:
+            # Nothing was tried on the recording: it waits for the next run.
+            self._analysis_postponed(str(exc))
+            return
         except transcribe.TranscriptionError as exc:
             self._analysis_failed(str(exc), retry=True)
             return
@@ -200,15 +204,12 @@ class PhoneCall(models.Model):
     def _transcribe_and_spot(self, path):
         """The transcript's text and the keyword hits, a second listen for
         the keywords the transcript missed where the language has an engine
-        that can (a Vosk grammar)."""
+        that can (a Vosk grammar). The models live in this machine's speech
+        process (pbx/analysis/service.py), started on demand: the worker
+        stays under Odoo's memory limits whatever the language."""
         engine, language = self._speech_settings()
-        backend = transcribe.get_backend(engine)
-        transcript = backend.transcribe(path, language)
         names = self._phone_keywords().mapped("name")
-        if not names:
-            return transcript.text, []
-        spotter = transcribe.spotter_for(backend, language)
-        hits = keyword_hits(transcript, names, transcript.language, spotter=spotter, path=path)
+        transcript, hits = client.analyse(path, engine, language, names)
         return transcript.text, hits
 
     def _speech_settings(self):
@@ -220,6 +221,17 @@ class PhoneCall(models.Model):
 
     def _phone_keywords(self):
         return self.env["phone.keyword"].search([("company_id", "=", self.company_id.id)])
+
+    def _analysis_postponed(self, reason):
+        """The speech process could not be reached: the call stays pending,
+        without an attempt counted, for the next run of the analysis."""
+        _logger.warning("Recording of call %s left for the next run: %s", self.id, reason)
+        self.write(
+            {
+                "analysis_error": self.env._("Waiting for the speech process: %s", reason)[:255],
+                "analysis_next_try": False,
+            }
+        )
 
     def _analysis_failed(self, reason, state="failed", retry=False):
         """Record why; a passing failure (engine, memory) is tried again later."""

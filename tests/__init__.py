@@ -1,6 +1,7 @@
 from . import (
     test_ami_to_odoo,
     test_analysis,
+    test_analysis_service,
     test_analysis_workers,
     test_callbacks,
     test_cdr_database,
