@@ -766,21 +766,21 @@ def main(argv=None):
         path = directory / SOCKET_NAME
         answer = ping(path)
         if answer is None:
-            print(f"no speech process answers at {path}", file=sys.stderr)
+            sys.stderr.write(f"no speech process answers at {path}\n")
             return 1
         if args.command == "stop":
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.connect(str(path))
                 send_message(sock, {"op": "retire"})
                 answer, _payload = recv_message(sock)
-        print(json.dumps(answer, indent=2))
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
         return 0
     ready = None
     if args.detach:
         _private_dir(directory)
         ready, said = _detach(directory, ready_timeout=150.0)
         if ready is None:  # the parent: report and go
-            print(said)
+            sys.stdout.write(said + "\n")
             return 0 if said.startswith(("ready", "running")) else 1
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),

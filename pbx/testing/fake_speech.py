@@ -61,11 +61,9 @@ class FakeBackend(Transcriber):
         if control:
             if (control / "crash-always").exists():
                 os.kill(os.getpid(), signal.SIGKILL)
-            try:
-                (control / "crash-once").unlink()
-            except FileNotFoundError:
-                pass
-            else:
+            once = control / "crash-once"
+            if once.exists():
+                once.unlink()
                 os.kill(os.getpid(), signal.SIGKILL)
             delay = control / "delay"
             if delay.exists():

@@ -7,27 +7,44 @@ process's own command line, as the Odoo user, with Odoo's Python, from the
 addon's folder, without an address-space limit.
 """
 
+import configparser
 import re
+import shlex
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from tools.tests.test_deploy_kit import (
-    CONFIGURE,
-    LISTENER_UNIT,
-    ODOO_UNIT,
-    UNIT_DIR,
-    environment,
-    exec_argv,
-    read_unit,
-)
-
+REPO = Path(__file__).resolve().parents[2]
+UNIT_DIR = REPO / "deploy" / "systemd"
+ODOO_UNIT = UNIT_DIR / "odoo.service"
+LISTENER_UNIT = UNIT_DIR / "phone-call-listener.service"
+CONFIGURE = REPO / "readme" / "CONFIGURE.md"
 SPEECH_SOCKET = UNIT_DIR / "phone-call-speech.socket"
 SPEECH_UNIT = UNIT_DIR / "phone-call-speech.service"
 
 
+def read_unit(path):
+    """A unit file as test_deploy_kit.py reads it."""
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",), strict=True)
+    parser.optionxform = str
+    parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    return parser
+
+
+def exec_argv(unit):
+    return shlex.split(unit["Service"]["ExecStart"])
+
+
+def environment(unit):
+    return dict(item.split("=", 1) for item in shlex.split(unit["Service"].get("Environment", "")))
+
+
 def speech_service():
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     from pbx.analysis import service
 
     return service
