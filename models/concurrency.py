@@ -24,8 +24,9 @@ The guarantees:
   holder committed is seen (on a fresh snapshot), and the caller starts again
   rather than insert a duplicate. An empty answer proves that no transaction
   taking the same lock committed such a row, nor will before this one ends;
-  writers that skip the lock are caught only by the unique indexes. It answers "none" too while modules are
-  being installed, and when it cannot get its answer within 10 s.
+  writers that skip the lock are caught only by the unique indexes. It
+  answers "none" too while modules are being installed, and when it cannot
+  get its answer within 10 s.
 - ``lock_quietly``, ``lock_rows_quietly``: the rows are this transaction's to
   update until it ends (``lock_rows_quietly`` locks them in id order). A row
   changed after this snapshot is reported as a ``ConcurrencyError`` (retried)

@@ -12,7 +12,7 @@ from odoo.tools import SQL
 from ..pbx import recordings, vendors, webhooks
 from ..pbx.analysis import transcribe
 from ..pbx.asterisk import cdr_database
-from .res_company import _engine_selection, _language_selection
+from .choices import engine_selection, language_selection
 
 _logger = logging.getLogger(__name__)
 
@@ -78,12 +78,12 @@ class PhonePbx(models.Model):
     webhook_url = fields.Char(string="Calls Webhook URL", compute="_compute_webhook_url")
     # A site with PBXes in several countries, or one line for Korean customers.
     transcription_backend = fields.Selection(
-        _engine_selection,
+        engine_selection,
         string="Speech Engine",
         help="Transcribes this PBX's recordings; empty: the company's engine.",
     )
     transcription_language = fields.Selection(
-        _language_selection,
+        language_selection,
         string="Speech Language",
         help="Language spoken on this PBX's calls; empty: the company's.",
     )

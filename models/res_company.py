@@ -5,44 +5,10 @@ import pytz
 from odoo import api, fields, models
 from odoo.tools import ormcache
 
-from ..pbx.analysis import transcribe
+from .choices import engine_selection, language_selection
 
 # Company fields the cached phone settings are made of.
 _PHONE_SETTINGS = {"phone_default_country_id", "country_id", "partner_id", "phone", "active"}
-
-
-def _engine_labels(env):
-    """Readable names of the speech engines pbx.transcribe ships; plug-ins show their own."""
-    return {
-        "whisper": env._("Whisper (faster-whisper, multilingual, recommended)"),
-        "vosk": env._("Vosk (Kaldi models, Korean included)"),
-        "pocketsphinx": env._("PocketSphinx (offline, English)"),
-        "none": env._("Off"),
-    }
-
-
-def _language_labels(env):
-    return {
-        "en-us": env._("English (US)"),
-        "en-gb": env._("English (UK)"),
-        "ko": env._("Korean"),
-        "nl": env._("Dutch"),
-        "de": env._("German"),
-        "fr": env._("French"),
-        "es": env._("Spanish"),
-        "ja": env._("Japanese"),
-        "zh": env._("Chinese"),
-    }
-
-
-def _engine_selection(self):
-    labels = _engine_labels(self.env)
-    return [(name, labels.get(name, name)) for name in transcribe.available_backends()]
-
-
-def _language_selection(self):
-    labels = _language_labels(self.env)
-    return sorted(labels.items(), key=lambda item: item[1])
 
 
 class ResCompany(models.Model):
@@ -96,13 +62,13 @@ class ResCompany(models.Model):
         string="Transcribe Recordings", default=True, help="Offline speech recognition."
     )
     phone_transcription_backend = fields.Selection(
-        _engine_selection,
+        engine_selection,
         string="Speech Engine",
         default="pocketsphinx",
         help="Local speech engine that transcribes recordings.",
     )
     phone_transcription_language = fields.Selection(
-        _language_selection, string="Speech Language", default="en-us"
+        language_selection, string="Speech Language", default="en-us"
     )
 
     _phone_long_call_minutes_positive = models.Constraint(
