@@ -20,8 +20,7 @@ import time
 import urllib.request
 
 import pytest
-
-from tools.production_shape.proxy import UNVERIFIED, Nginx, available
+from stage_nginx import UNVERIFIED, Nginx, available
 
 REQUIRED = (
     "PCA_PROD_DB",

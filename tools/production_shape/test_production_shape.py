@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import websocket
-
-from tools.production_shape.proxy import UNVERIFIED
+from stage_nginx import UNVERIFIED
 
 RINGING = "phone_call_accounting/ringing"
 CALLBACKS = "phone_call_accounting/callbacks"
