@@ -271,11 +271,11 @@ class SpeechClient:
         except (SpeechServiceError, _Lost):
             return False
 
-    def analyse(self, path, engine, language, keywords=(), *, send_audio=True):
+    def analyse(self, path, engine, language, keywords=(), *, send_audio=True, second_listen=None):
         """``(transcript, hits)`` of the recording at ``path``, from the
-        speech process. ``send_audio``: the bytes go over the socket (the
-        process may not see the worker's files: systemd's PrivateTmp);
-        otherwise only the path."""
+        speech process (see :func:`~.service.transcribe_and_spot`).
+        ``send_audio``: the bytes go over the socket (the process may not see
+        the worker's files: systemd's PrivateTmp); otherwise only the path."""
         header = {
             "op": "analyse",
             "engine": engine,
@@ -283,6 +283,8 @@ class SpeechClient:
             "keywords": list(keywords or ()),
             "suffix": Path(path).suffix or ".wav",
         }
+        if second_listen is not None:
+            header["second_listen"] = second_listen
         payload = None
         if send_audio:
             payload = Path(path).read_bytes()
@@ -311,9 +313,12 @@ def default_client() -> SpeechClient:
         return client
 
 
-def analyse(path, engine, language, keywords=()):
+def analyse(path, engine, language, keywords=(), second_listen=None):
     """``(transcript, hits)`` of a recording: from the speech process, or in
     this process when ``PBX_SPEECH_SERVICE=off``."""
+    keywords = list(keywords or ())
     if mode() == "off":
-        return service.transcribe_and_spot(path, engine, language, list(keywords or ()))
-    return default_client().analyse(path, engine, language, keywords)
+        return service.transcribe_and_spot(
+            path, engine, language, keywords, second_listen=second_listen
+        )
+    return default_client().analyse(path, engine, language, keywords, second_listen=second_listen)

@@ -29,8 +29,9 @@ length, that many bytes of JSON (an object), then, when the object has
 * ``{"op": "ping"}``: pid, version, models loaded, memory, limits;
 * ``{"op": "analyse", "engine", "language", "keywords": [...], "suffix":
   ".wav", "payload": n}`` + the recording's bytes (or ``"path"`` instead of
-  the bytes, a file the process can read): ``{"ok": true, "transcript":
-  {...}, "hits": [...]}``;
+  the bytes, a file the process can read; optionally ``"second_listen"``,
+  see :func:`transcribe_and_spot`): ``{"ok": true, "transcript": {...},
+  "hits": [...]}``;
 * ``{"op": "check", "engine", "language"}``: why that engine cannot
   transcribe that language, without loading a model;
 * ``{"op": "retire"}``: stop taking connections, answer the requests under
@@ -261,17 +262,21 @@ def decode_error(data: dict) -> Exception:
 # The analysis itself (also what a worker runs when the process is switched off)
 
 
-def transcribe_and_spot(path, engine, language, keywords, backend=None):
+def transcribe_and_spot(path, engine, language, keywords, backend=None, second_listen=None):
     """``(transcript, hits)`` of a recording: the engine's transcript, told
     to expect the keywords where it can (:meth:`~.transcribe.Transcriber.
-    transcribe_expecting`), and the keywords found in it (with a second
-    listen where :func:`~.keywords.keyword_hits` is told to)."""
+    transcribe_expecting`), and the keywords found in it, with a second
+    listen as ``second_listen`` says (None: :func:`~.keywords.keyword_hits`'
+    default)."""
     backend = backend or transcribe.get_backend(engine)
     transcript = backend.transcribe_expecting(path, language, keywords)
     if not keywords:
         return transcript, []
     spotter = transcribe.spotter_for(backend, language)
-    hits = keyword_hits(transcript, keywords, transcript.language, spotter=spotter, path=path)
+    options = {} if second_listen is None else {"second_listen": second_listen}
+    hits = keyword_hits(
+        transcript, keywords, transcript.language, spotter=spotter, path=path, **options
+    )
     return transcript, hits
 
 
@@ -500,6 +505,7 @@ class SpeechServer:
     def _analyse(self, request, payload):
         engine, language = request.get("engine"), request.get("language")
         keywords = [str(keyword) for keyword in request.get("keywords") or ()]
+        second_listen = request.get("second_listen")
         with self._slots:
             started = time.monotonic()
             before = process_status()
@@ -512,11 +518,11 @@ class SpeechServer:
                     handle.write(payload)
                     handle.flush()
                     transcript, hits = transcribe_and_spot(
-                        handle.name, engine, language, keywords, backend
+                        handle.name, engine, language, keywords, backend, second_listen
                     )
             elif request.get("path"):
                 transcript, hits = transcribe_and_spot(
-                    request["path"], engine, language, keywords, backend
+                    request["path"], engine, language, keywords, backend, second_listen
                 )
             else:
                 raise ProtocolError("analyse needs a recording (payload or path)")

@@ -216,6 +216,23 @@ def test_the_server_answers_pings_analyses_and_checks(run_dir, tmp_path):
         assert server.stop_reason == ""
 
 
+def test_the_second_listen_option_reaches_the_keyword_search(run_dir, tmp_path, monkeypatch):
+    seen = []
+    real = service.keyword_hits
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("second_listen", "default"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "keyword_hits", spy)
+    with server_in_thread(run_dir, idle_timeout=0):
+        client = speech_client.SpeechClient(run_dir, autostart=False)
+        path = recording(tmp_path, "cancel it")
+        client.analyse(path, "fake", "en-us", ["cancel"])
+        client.analyse(path, "fake", "en-us", ["cancel"], second_listen="confirm")
+    assert seen == ["default", "confirm"]
+
+
 def test_a_request_that_is_not_one_gets_an_error_and_the_server_goes_on(run_dir):
     with server_in_thread(run_dir, idle_timeout=0):
         with socket.socket(socket.AF_UNIX) as sock:
