@@ -660,8 +660,8 @@ class Bench:
                     "forwarded": clean["forwarded"],
                     "first_extension": clean["first_extension"] or False,
                     "transferred": clean["transferred"],
-                    "ring_duration": clean["ring_seconds"],
-                    "duration": clean["talk_seconds"],
+                    "ring_seconds": clean["ring_seconds"],
+                    "talk_seconds": clean["talk_seconds"],
                     "hangup_cause": clean["hangup_cause"] or False,
                 }
             )
@@ -747,7 +747,7 @@ class Bench:
 
         def group_by_day():
             return Call.formatted_read_group(
-                group_domain, ["call_date:day"], ["__count", "duration:sum"]
+                group_domain, ["call_date:day"], ["__count", "talk_seconds:sum"]
             )
 
         grouped = self.repeat(group_by_day, 20, 3)
@@ -768,7 +768,7 @@ class Bench:
 
         def group_by_start():
             return Call.formatted_read_group(
-                start_domain, ["call_start:day"], ["__count", "duration:sum"]
+                start_domain, ["call_start:day"], ["__count", "talk_seconds:sum"]
             )
 
         by_start = self.repeat(group_by_start, 10, 2)
@@ -777,9 +777,9 @@ class Bench:
         def group_in_python():
             totals = Counter()
             counts = Counter()
-            for row in Call.search_read(group_domain, ["call_date", "duration"]):
+            for row in Call.search_read(group_domain, ["call_date", "talk_seconds"]):
                 counts[row["call_date"]] += 1
-                totals[row["call_date"]] += row["duration"]
+                totals[row["call_date"]] += row["talk_seconds"]
             return counts, totals
 
         in_python = self.repeat(group_in_python, 3, 1)

@@ -129,7 +129,7 @@ class ScaleBench(Bench):
                     source, external_id, company_id, call_start, call_end, call_date, call_time,
                     direction, status, from_number, to_number, client_number, partner_id,
                     client_type_id, extension, user_id, first_extension, forwarded, transferred,
-                    ring_duration, duration, duration_hours, cost, callback_state,
+                    ring_seconds, talk_seconds, duration_hours, cost, callback_state,
                     is_too_long, callback_scheduled, review_scheduled, analysis_state,
                     recording_state, create_uid, write_uid, create_date, write_date
                 )
@@ -201,7 +201,7 @@ class ScaleBench(Bench):
             INSERT INTO phone_call (
                 source, external_id, company_id, call_start, call_end, call_date, call_time,
                 direction, status, from_number, to_number, client_number, partner_id,
-                ring_duration, duration, duration_hours, callback_state, is_too_long,
+                ring_seconds, talk_seconds, duration_hours, callback_state, is_too_long,
                 callback_scheduled, review_scheduled, analysis_state, recording_state,
                 forwarded, transferred, create_uid, write_uid, create_date, write_date
             )
@@ -431,7 +431,7 @@ class ScaleBench(Bench):
             f"{pct(slow_times, 50) / p50:.1f}x",
             self.verdict(p50, TARGETS["page"]),
         )
-        aggregates = ["__count", "ring_duration:sum", "duration:sum", "cost:sum"]
+        aggregates = ["__count", "ring_seconds:sum", "talk_seconds:sum", "cost:sum"]
         last30 = [("call_date", ">=", today - timedelta(days=29))]
         last365 = [("call_date", ">=", today - timedelta(days=364))]
         self.cr.execute("SELECT count(*) FROM phone_call WHERE call_date >= %s", [last30[0][2]])

@@ -81,10 +81,10 @@ class PhoneCall(models.Model):
     )
     first_extension = fields.Char(readonly=True, help="The extension that rang first.")
     transferred = fields.Boolean(readonly=True)
-    ring_duration = fields.Integer(
+    ring_seconds = fields.Integer(
         string="Ring Time", aggregator="sum", readonly=True, help="Seconds from ring to answer."
     )
-    duration = fields.Integer(
+    talk_seconds = fields.Integer(
         string="Talk Time", aggregator="sum", readonly=True, help="Seconds of conversation."
     )
     duration_hours = fields.Float(
@@ -125,7 +125,7 @@ class PhoneCall(models.Model):
         "(partner_id, call_start DESC, id DESC) INCLUDE (company_id) WHERE partner_id IS NOT NULL"
     )
     _durations_positive = models.Constraint(
-        "CHECK(duration >= 0 AND ring_duration >= 0)", "Durations cannot be negative."
+        "CHECK(talk_seconds >= 0 AND ring_seconds >= 0)", "Durations cannot be negative."
     )
 
     @api.depends("call_start", "company_id")
@@ -142,10 +142,10 @@ class PhoneCall(models.Model):
             start = fields.Datetime.to_datetime(call.call_start).replace(tzinfo=ZoneInfo("UTC"))
             call.call_date, call.call_time = call_rules.local_day_and_time(start, zones[company])
 
-    @api.depends("duration")
+    @api.depends("talk_seconds")
     def _compute_duration_hours(self):
         for call in self:
-            call.duration_hours = call.duration / 3600
+            call.duration_hours = call.talk_seconds / 3600
 
     @api.depends("partner_id")
     def _compute_partner_call_ids(self):

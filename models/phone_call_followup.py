@@ -89,13 +89,13 @@ class PhoneCall(models.Model):
         group = self.env.ref("phone_call_accounting.group_phone_user").sudo()
         group._bus_send(CALLBACKS_NOTIFICATION, {"company_ids": sorted(new)})
 
-    @api.depends("duration", "cost", "company_id")
+    @api.depends("talk_seconds", "cost", "company_id")
     def _compute_is_too_long(self):
         # The thresholds are read at registration: changing them must not rewrite history.
         for call in self:
             company = call.company_id
             call.is_too_long = call_rules.too_long(
-                call.duration,
+                call.talk_seconds,
                 call.cost,
                 company.phone_long_call_minutes,
                 company.phone_long_call_cost,
@@ -273,7 +273,7 @@ class PhoneCall(models.Model):
             # reader's language; the summary holds only figures.
             call.activity_schedule(
                 activity_type_id=activity_type.id,
-                summary=_hms(call.duration),
+                summary=_hms(call.talk_seconds),
                 note="",
                 user_id=reviewer.id,
                 date_deadline=fields.Date.context_today(call),

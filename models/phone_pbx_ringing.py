@@ -105,7 +105,7 @@ class PhonePbx(models.Model):
                     "direction_label": directions.get(call.direction, call.direction),
                     "status": call.status,
                     "status_label": statuses.get(call.status, call.status),
-                    "duration": call.duration,
+                    "talk_seconds": call.talk_seconds,
                 }
                 for call in calls
             ]

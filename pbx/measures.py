@@ -66,8 +66,8 @@ CALL_COUNT = "call_count"
 # Columns of phone_call whose sums the roll-up keeps, with the SQL type of the
 # sum: the Phone menu's grouped reads total them, and Sum measures read them.
 CALL_TOTALS = {
-    "duration": BIGINT,
-    "ring_duration": BIGINT,
+    "talk_seconds": BIGINT,
+    "ring_seconds": BIGINT,
     "duration_hours": DOUBLE,
     "cost": NUMERIC,
 }
@@ -208,19 +208,19 @@ MEASURES = (
         help="Answered incoming calls out of all incoming calls; blank for outgoing and "
         "internal calls, which nobody answers for the company.",
     ),
-    Sum("talk_seconds", "Talk Time", "duration"),
+    Sum("talk_seconds", "Talk Time", "talk_seconds"),
     Average(
         "talk_seconds_avg",
         "Average Talk Time",
-        "duration",
+        "talk_seconds",
         where=ANSWERED,
-        stored_as=("answered_duration", "answered_duration_count"),
+        stored_as=("answered_talk", "answered_talk_count"),
     ),
-    Sum("ring_seconds", "Ring Time", "ring_duration"),
+    Sum("ring_seconds", "Ring Time", "ring_seconds"),
     Average(
         "ring_seconds_avg",
         "Average Ring Time",
-        "ring_duration",
+        "ring_seconds",
         where=ANSWERED,
         stored_as=("answered_ring", "answered_ring_count"),
         help="Seconds before an answered call was answered.",

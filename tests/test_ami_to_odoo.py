@@ -122,7 +122,7 @@ class TestAmiToOdoo(HttpCase):
             self.assertEqual(call.status, item["status"], item["external_id"])
             self.assertEqual(call.forwarded, item["forwarded"], item["external_id"])
             self.assertEqual(call.transferred, item["transferred"], item["external_id"])
-            self.assertEqual(call.duration, item["talk_seconds"], item["external_id"])
+            self.assertEqual(call.talk_seconds, item["talk_seconds"], item["external_id"])
         incoming = calls.filtered(lambda c: c.direction == "incoming")
         self.assertTrue(incoming)
         self.assertTrue(all(c.client_number.startswith("+31") for c in incoming))

@@ -168,7 +168,7 @@ class TestCdrDatabase(TransactionCase):
         self.assertEqual([r["result"] for r in results], ["created", "created"])
         call_a, call_b = self.calls()
         self.assertEqual(
-            (call_a.status, call_a.duration, call_a.extension), ("answered", 60, "202")
+            (call_a.status, call_a.talk_seconds, call_a.extension), ("answered", 60, "202")
         )
         self.assertEqual(call_a.recording, "in-202.wav")
         self.assertEqual(call_b.status, "missed")

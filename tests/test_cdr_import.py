@@ -90,12 +90,13 @@ class TestCdrImport(TransactionCase):
         self.assertEqual(len(calls), 2)
         answered, voicemail = calls
         self.assertEqual(
-            (answered.direction, answered.status, answered.duration), ("incoming", "answered", 125)
+            (answered.direction, answered.status, answered.talk_seconds),
+            ("incoming", "answered", 125),
         )
         self.assertEqual(answered.call_start.hour, 9, "Master.csv local time in Amsterdam")
         self.assertEqual(answered.extension, "201")
         self.assertEqual(voicemail.status, "missed", "voicemail answering is not a person")
-        self.assertEqual(voicemail.duration, 0, "billsec only counts when a person answered")
+        self.assertEqual(voicemail.talk_seconds, 0, "billsec only counts when a person answered")
         again = self.run_import(ANSWERED + VOICEMAIL)
         self.assertEqual((again.created_count, again.updated_count), (0, 2))
         self.assertEqual(self.env["phone.call"].search_count([("pbx_id", "=", self.pbx.id)]), 2)

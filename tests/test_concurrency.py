@@ -262,7 +262,7 @@ class TestConcurrentDeliveries(TransactionCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             calls = env["phone.call"]
             for groupby in (["call_date:day", "status"], ["direction"], []):
-                aggregates = ["__count", "duration:sum", "ring_duration:sum"]
+                aggregates = ["__count", "talk_seconds:sum", "ring_seconds:sum"]
                 self.assertEqual(
                     calls._read_group([], groupby, aggregates),
                     calls.with_context(phone_rollup=False)._read_group([], groupby, aggregates),

@@ -155,7 +155,7 @@ class TestConfiguration(PhoneCase):
             "extension",
             "user_id",
             "partner_id",
-            "duration",
+            "talk_seconds",
             "is_too_long",
         ):
             self.assertIn(f'name="{field}"', list_arch)

@@ -129,7 +129,7 @@ class TestClickToDial(PhoneCase):
         calls = self.Call.search([("pbx_id", "=", self.pbx.id)])
         self.assertEqual(len(calls), 1)
         self.assertEqual(
-            (calls.direction, calls.partner_id, calls.user_id, calls.duration),
+            (calls.direction, calls.partner_id, calls.user_id, calls.talk_seconds),
             ("outgoing", self.client, self.manager, 99),
         )
 

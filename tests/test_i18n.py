@@ -49,7 +49,7 @@ class TestKorean(TransactionCase):
             "user_id": "직원",
             "partner_id": "고객",
             "client_type_id": "고객 유형",
-            "duration": "대화 시간",
+            "talk_seconds": "대화 시간",
             "is_too_long": "장시간 통화",
             "cost": "비용",
             "keyword_ids": "언급된 키워드",
@@ -113,8 +113,8 @@ class TestKorean(TransactionCase):
         self.assertFalse(same, "report fields sharing a Korean label")
 
     def test_talk_time_and_call_time_read_apart(self):
-        fields_ko = self.env_ko["phone.call"].fields_get(["duration", "call_time"], ["string"])
-        talk, start = fields_ko["duration"]["string"], fields_ko["call_time"]["string"]
+        fields_ko = self.env_ko["phone.call"].fields_get(["talk_seconds", "call_time"], ["string"])
+        talk, start = fields_ko["talk_seconds"]["string"], fields_ko["call_time"]["string"]
         self.assertNotEqual(talk[:2], start[:2], f"{talk} / {start}")
 
     def test_pictures_are_named_in_korean(self):

@@ -129,7 +129,7 @@ class TestRinging(HttpCase):
                 "direction_label": "Outgoing",
                 "status": "missed",
                 "status_label": "Missed",
-                "duration": 0,
+                "talk_seconds": 0,
             },
         )
         # Nothing stored: no call, no partner, and nobody else was told.

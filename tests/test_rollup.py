@@ -29,7 +29,7 @@ BUSY = "{row}.status = 'busy'"
 ADDED = (
     Count("busy_count", "Busy Calls", BUSY),
     Rate("busy_rate", "Busy Rate", BUSY, among=INCOMING, stored_as=("busy_in", "incoming_count")),
-    Average("busy_ring_avg", "Busy Ring", "ring_duration", BUSY, ("busy_ring", "busy_ring_n")),
+    Average("busy_ring_avg", "Busy Ring", "ring_seconds", BUSY, ("busy_ring", "busy_ring_n")),
 )
 SQL_GROUPINGS = (
     (),
@@ -142,7 +142,7 @@ class TestDailyRollup(PhoneCase):
             self.assertEqual(busy, self.Call.search_count([("status", "=", "busy")]))
             calls = self.Call.search([("external_id", "like", "rollup-%")], order="id")
             calls[:12].write({"status": "busy"})
-            calls[12:20].write({"ring_duration": 7})
+            calls[12:20].write({"ring_seconds": 7})
             calls[20:24].unlink()
             self.compare_sql(ADDED)
             daily._fold_changes()
@@ -234,7 +234,7 @@ class TestDailyRollup(PhoneCase):
         for domain, groupby, aggregates in (
             ([("partner_id", "!=", False)], ["call_date:day"], ["__count"]),
             ([], ["partner_id"], ["__count"]),
-            ([], ["call_date:day"], ["duration:avg"]),
+            ([], ["call_date:day"], ["talk_seconds:avg"]),
             ([], ["extension"], ["__count"]),
         ):
             self.assertEqual(

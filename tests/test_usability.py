@@ -87,7 +87,7 @@ class TestToCallBack(PhoneCase):
         arch = self.Call.get_views([(action.view_id.id, "list")])["views"]["list"]["arch"]
         for button in ("action_dial", "action_open_partner", "action_mark_called_back"):
             self.assertIn(f'name="{button}"', arch)
-        for always_empty in ('name="duration"', 'name="is_too_long"', 'name="cost"'):
+        for always_empty in ('name="talk_seconds"', 'name="is_too_long"', 'name="cost"'):
             self.assertNotIn(always_empty, arch)
 
     def test_mark_called_back_settles_the_calls_and_the_activity(self):

@@ -54,7 +54,7 @@ class TestWebhook(HttpCase):
         again = self.post([CALL | {"talk_seconds": 70}]).json()["results"]
         self.assertEqual(again[0]["result"], "updated")
         self.assertEqual(len(self.calls("wh-1")), 1)
-        self.assertEqual(self.calls("wh-1").duration, 70)
+        self.assertEqual(self.calls("wh-1").talk_seconds, 70)
 
     def test_hmac_signature(self):
         body = json.dumps([CALL | {"external_id": "wh-signed"}]).encode()
@@ -114,7 +114,7 @@ class TestWebhook(HttpCase):
     def test_item_cannot_choose_another_source(self):
         victim = self.Call._ingest_calls([CALL | {"external_id": "v1"}], source="pbx-other")[0]
         self.post([CALL | {"external_id": "v1", "source": "pbx-other", "talk_seconds": 1}])
-        self.assertEqual(self.Call.browse(victim["call_id"]).duration, 61)
+        self.assertEqual(self.Call.browse(victim["call_id"]).talk_seconds, 61)
 
     def test_the_formats_offered_are_the_core_registry(self):
         """The PBX's format choice is pbx/vendors.py's registry, labels and all."""
@@ -146,7 +146,9 @@ class TestWebhook(HttpCase):
         }
         self.assertEqual(self.post(yeastar).json()["results"][0]["result"], "created")
         call = self.calls("y-1")
-        self.assertEqual((call.direction, call.status, call.duration), ("incoming", "answered", 25))
+        self.assertEqual(
+            (call.direction, call.status, call.talk_seconds), ("incoming", "answered", 25)
+        )
         self.assertEqual(call.call_start.hour, 9, "10:00 Amsterdam is 09:00 UTC")
         self.assertEqual(call.client_number, "+31612345678")
 
@@ -226,19 +228,19 @@ class TestWebhook(HttpCase):
         )
         self.assertEqual(call.client_number, "+31612345678")
         self.assertEqual(str(call.call_start), "2026-11-27 09:18:59", "10:18:59 in Amsterdam")
-        self.assertEqual((call.ring_duration, call.duration), (9, 31))
+        self.assertEqual((call.ring_seconds, call.talk_seconds), (9, 31))
         self.assertEqual(call.recording, new_cdr["recording"])
 
         missed = self.calls("1589959200.2140")
         self.assertEqual(
-            (missed.direction, missed.status, missed.extension, missed.duration),
+            (missed.direction, missed.status, missed.extension, missed.talk_seconds),
             ("outgoing", "missed", "201", 0),
         )
         self.assertEqual(missed.client_number, "+31205550101")
         # Delivered again (Yeastar retries): the same call, updated, never doubled.
         again = self.post(new_cdr | {"talkduraction": "32"}).json()["results"]
         self.assertEqual(again[0]["result"], "updated")
-        self.assertEqual(self.calls("1589959139.2135").duration, 32)
+        self.assertEqual(self.calls("1589959139.2135").talk_seconds, 32)
 
     def test_secrets_for_managers_only(self):
         user = new_test_user(

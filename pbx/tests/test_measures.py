@@ -27,7 +27,7 @@ ADDED = (
     Average(
         "voicemail_seconds_avg",
         "Average Voicemail Length",
-        "duration",
+        "talk_seconds",
         where=VOICEMAIL,
         stored_as=("voicemail_duration", "voicemail_duration_count"),
     ),
@@ -45,7 +45,9 @@ def test_a_measure_added_in_one_place_reaches_the_report_and_the_rollup():
         "CASE WHEN c.direction = 'incoming' THEN CASE WHEN c.status = 'voicemail'"
         " THEN 1.0 ELSE 0.0 END END AS voicemail_rate"
     ) in view
-    assert "CASE WHEN c.status = 'voicemail' THEN c.duration END AS voicemail_seconds_avg" in view
+    assert (
+        "CASE WHEN c.status = 'voicemail' THEN c.talk_seconds END AS voicemail_seconds_avg" in view
+    )
     # The roll-up's tables, trigger (every event) and fold keep the new sums.
     stored = ("voicemail_count", "incoming_voicemail_count", "voicemail_duration")
     assert set(stored) < set(statements.columns)

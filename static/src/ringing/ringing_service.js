@@ -41,7 +41,7 @@ export function ringingMessage(payload) {
         // The server dates each call as the calls list does (call time zone, 24-hour).
         const rows = payload.last_calls.map(
             (call) =>
-                markup`<tr class="o_phone_ringing_call o_phone_ringing_${call.status}"><td class="o_phone_ringing_when">${call.when}</td><td>${call.direction_label}</td><td>${call.status_label}</td><td class="text-end">${formatDuration(call.duration)}</td></tr>`
+                markup`<tr class="o_phone_ringing_call o_phone_ringing_${call.status}"><td class="o_phone_ringing_when">${call.when}</td><td>${call.direction_label}</td><td>${call.status_label}</td><td class="text-end">${formatDuration(call.talk_seconds)}</td></tr>`
         );
         parts.push(
             markup`<div class="mt-1 small">${lastCalls}:</div><table class="o_phone_ringing_calls small mb-0"><tbody>${markup(
