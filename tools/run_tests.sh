@@ -91,7 +91,6 @@ run_odoo() {
         -i phone_call_accounting --test-tags /phone_call_accounting \
         --stop-after-init --http-interface=127.0.0.1 --http-port="$port" \
         --workers=0 --max-cron-threads=0 --log-level=test \
-        --limit-memory-hard=6442450944 \
         --data-dir="$work/data" >"$log" 2>&1)
     local status=$?
     grep -E '(ERROR|CRITICAL|FAIL:|odoo\.tests\.result|odoo\.tests\.stats)' "$log" | tail -n 60
