@@ -27,6 +27,7 @@ CALLBACK_STATES = [("none", "Not Needed"), ("pending", "To Call Back"), ("done",
 def _engine_labels(env):
     """Readable names of the speech engines pbx.transcribe ships; plug-ins show their own."""
     return {
+        "auto": env._("Automatic (by the call's language: Whisper where installed)"),
         "whisper": env._("Whisper (faster-whisper, multilingual, recommended)"),
         "vosk": env._("Vosk (Kaldi models, Korean included)"),
         "pocketsphinx": env._("PocketSphinx (offline, English)"),

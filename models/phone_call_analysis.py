@@ -209,7 +209,9 @@ class PhoneCall(models.Model):
         stays under Odoo's memory limits whatever the language."""
         engine, language = self._speech_settings()
         names = self._phone_keywords().mapped("name")
-        transcript, hits = client.analyse(path, engine, language, names)
+        transcript, hits = client.analyse(
+            path, engine, language, names, second_listen=self.company_id.phone_second_listen
+        )
         return transcript.text, hits
 
     def _speech_settings(self):

