@@ -94,49 +94,71 @@ class Variant:
 
 
 VARIANTS = {
-    "whisper": Variant("Whisper base, transcript only", "whisper", {"bias": None}),
-    "whisper-grammar": Variant(
-        "Whisper base + Vosk grammar (unconfirmed)",
+    # the addon before issue 20: Whisper with Silero's VAD, Vosk's grammar beside it
+    "whisper-vad": Variant(
+        "Whisper base, VAD, transcript only", "whisper", {"bias": None, "vad_filter": True}
+    ),
+    "whisper-vad-grammar": Variant(
+        "Whisper base, VAD + Vosk grammar (unconfirmed)",
         "whisper",
-        {"bias": None},
+        {"bias": None, "vad_filter": True},
         second_listen="trust",
     ),
-    "whisper-prompt": Variant(
-        "Whisper base, keywords as initial prompt",
+    "whisper-vad-prompt": Variant(
+        "Whisper base, VAD, keywords as initial prompt",
         "whisper",
-        {"bias": "prompt"},
+        {"bias": "prompt", "vad_filter": True},
         keywords_to_engine=True,
     ),
+    "whisper-vad-hotwords": Variant(
+        "Whisper base, VAD, keywords as hotwords",
+        "whisper",
+        {"bias": "hotwords", "vad_filter": True},
+        keywords_to_engine=True,
+    ),
+    "whisper-vad-hotwords-grammar": Variant(
+        "Whisper base, VAD, hotwords + Vosk grammar (unconfirmed)",
+        "whisper",
+        {"bias": "hotwords", "vad_filter": True},
+        keywords_to_engine=True,
+        second_listen="trust",
+    ),
+    "whisper-vad-hotwords-confirm": Variant(
+        "Whisper base, VAD, hotwords + Vosk grammar confirmed",
+        "whisper",
+        {"bias": "hotwords", "vad_filter": True},
+        keywords_to_engine=True,
+        second_listen="confirm",
+    ),
+    "whisper-hotwords-vad35": Variant(
+        "Whisper base, hotwords, VAD threshold 0.35",
+        "whisper",
+        {
+            "bias": "hotwords",
+            "vad_filter": True,
+            "options": {"vad_parameters": {"threshold": 0.35}},
+        },
+        keywords_to_engine=True,
+    ),
+    # the addon now: no VAD, the keywords as hotwords, no second listen
+    "whisper": Variant("Whisper base, no VAD, transcript only", "whisper", {"bias": None}),
     "whisper-hotwords": Variant(
-        "Whisper base, keywords as hotwords",
+        "Whisper base, no VAD, keywords as hotwords (the addon's default)",
         "whisper",
         {"bias": "hotwords"},
         keywords_to_engine=True,
-    ),
-    "whisper-hotwords-grammar": Variant(
-        "Whisper base, hotwords + Vosk grammar (unconfirmed)",
-        "whisper",
-        {"bias": "hotwords"},
-        keywords_to_engine=True,
-        second_listen="trust",
     ),
     "whisper-hotwords-confirm": Variant(
-        "Whisper base, hotwords + Vosk grammar confirmed",
+        "Whisper base, no VAD, hotwords + Vosk grammar confirmed",
         "whisper",
         {"bias": "hotwords"},
         keywords_to_engine=True,
         second_listen="confirm",
     ),
     "whisper-hotwords-beam1": Variant(
-        "Whisper base, hotwords, beam 1",
+        "Whisper base, no VAD, hotwords, beam 1",
         "whisper",
         {"bias": "hotwords", "beam_size": 1},
-        keywords_to_engine=True,
-    ),
-    "whisper-hotwords-novad": Variant(
-        "Whisper base, hotwords, no VAD",
-        "whisper",
-        {"bias": "hotwords", "vad_filter": False},
         keywords_to_engine=True,
     ),
     "vosk": Variant("Vosk, transcript only", "vosk"),
@@ -145,9 +167,9 @@ VARIANTS = {
     "pocketsphinx": Variant("PocketSphinx", "pocketsphinx"),
 }
 DEFAULT_VARIANTS = {
-    "ko": "whisper,whisper-grammar,whisper-prompt,whisper-hotwords,"
-    "whisper-hotwords-grammar,whisper-hotwords-confirm,vosk,vosk-grammar,vosk-confirm",
-    "en": "whisper,whisper-hotwords,pocketsphinx",
+    "ko": "whisper-vad,whisper-vad-grammar,whisper-vad-hotwords,whisper,whisper-hotwords,"
+    "whisper-hotwords-confirm,vosk,vosk-grammar,vosk-confirm",
+    "en": "whisper-vad,whisper,whisper-hotwords,pocketsphinx",
 }
 _PUNCTUATION = re.compile(r"[^\w\s']|_")
 
@@ -206,7 +228,7 @@ class Engines:
         options = dict(variant.options)
         if variant.engine == "whisper":
             options.setdefault("cpu_threads", self.threads)
-        key = (variant.engine, tuple(sorted(options.items())))
+        key = (variant.engine, repr(sorted(options.items())))
         if key not in self.backends:
             self.backends[key] = get_backend(variant.engine, **options)
         return key, self.backends[key]

@@ -304,10 +304,10 @@ def keyword_hits(
 
     * ``"off"`` (default): no second listen. On real Korean phone speech
       (bench/README.md) a grammar of the keywords hears one in whatever
-      sounds a little like it: beside Whisper it found none of the keywords
-      Whisper missed and flagged a keyword in 17 % of the keyword/call pairs
-      that did not say it; beside Vosk's own transcript nine flags in ten
-      were wrong;
+      sounds a little like it: beside Whisper it found 2 of the 29 keywords
+      Whisper missed and flagged a keyword in 16-18 % of the keyword/call
+      pairs that did not say it; beside Vosk's own transcript nine flags in
+      ten were wrong;
     * ``"confirm"``: only where the transcript agrees, see :func:`confirmed`;
     * ``"trust"``: everything it hears (what the addon did before).
     """

@@ -456,9 +456,9 @@ def spotter_for(backend: Transcriber, language: str | None) -> Transcriber | Non
     backend itself where it can spot (Vosk's grammar), else None.
 
     Whisper gets no second listen. Measured on real Korean speech
-    (bench/README.md), a Vosk grammar beside Whisper found none of the
-    keywords Whisper missed and flagged one in 17 % of the keyword/call
-    pairs that did not say it; even confirmed by Whisper's spelling
+    (bench/README.md), a Vosk grammar beside Whisper found 2 of the 29
+    keywords Whisper missed and flagged one in 16-18 % of the keyword/call
+    pairs that did not say it; confirmed by Whisper's spelling
     (:func:`~.keywords.confirmed`) it added only false flags. Without it a
     Whisper worker also never loads Vosk's Korean model (2.1 GB of address
     space). Whisper is told the keywords instead
