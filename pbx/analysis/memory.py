@@ -16,7 +16,7 @@ limit the Odoo server that started it was given (``ulimit -Hv``, systemd's
 import resource
 from pathlib import Path
 
-from .transcribe import EngineUnavailableError
+from .engine import EngineUnavailableError
 
 # Address space (MB) a loaded model added, measured with /proc/self/status VmSize.
 RESERVED_MB = {

@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_mono
-from .memory import ensure_room
-from .transcribe import (
+from .engine import (
     EngineUnavailableError,
     Transcriber,
     Transcript,
@@ -40,6 +39,7 @@ from .transcribe import (
     Word,
     normalise_language,
 )
+from .memory import ensure_room
 
 __all__ = ["FILLERS", "VoskBackend"]
 

@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_mono
-from .memory import ensure_room
-from .transcribe import (
+from .engine import (
     EngineUnavailableError,
     Transcriber,
     Transcript,
     TranscriptionError,
     Word,
 )
+from .memory import ensure_room
 
 __all__ = ["BIAS", "WhisperBackend", "cache_dir", "keyword_hint", "wheel_model"]
 
