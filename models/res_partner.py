@@ -296,9 +296,12 @@ class ResPartner(models.Model):
         if not partner_ids:
             return self.browse()
         # Locked first: no call of another transaction can take it from here on.
+        # SKIP LOCKED: a caller another transaction holds (its new call's foreign
+        # key locks the row) is in use and stays; waiting for it while this
+        # transaction holds its calls' locks would deadlock with that one.
         query = SQL(
             "SELECT id FROM res_partner WHERE id = ANY(%s) AND phone_caller_number IS NOT NULL"
-            " ORDER BY id FOR UPDATE",
+            " ORDER BY id FOR UPDATE SKIP LOCKED",
             sorted(partner_ids),
         )
         rows = concurrency.lock_quietly(self.env, query, "caller changed concurrently")
