@@ -42,6 +42,9 @@ class ResConfigSettings(models.TransientModel):
     phone_transcription_problem = fields.Char(
         string="Speech Engine Problem", compute="_compute_phone_transcription_problem"
     )
+    phone_transcription_effective = fields.Char(
+        string="Calls Transcribed By", compute="_compute_phone_transcription_problem"
+    )
     phone_timezone = fields.Selection(
         related="company_id.partner_id.tz", readonly=False, string="Call Time Zone"
     )
@@ -64,8 +67,20 @@ class ResConfigSettings(models.TransientModel):
         "phone_transcription", "phone_transcription_backend", "phone_transcription_language"
     )
     def _compute_phone_transcription_problem(self):
+        engines = dict(self._fields["phone_transcription_backend"]._description_selection(self.env))
         for settings in self:
-            problem = False
+            problem = effective = False
+            if settings.phone_transcription:
+                # The engine a call gets: Automatic names its choice for the language.
+                engine = settings.phone_transcription_backend
+                if engine in ("auto", "default"):
+                    engine = transcribe.default_backend(settings.phone_transcription_language)
+                effective = (
+                    engines.get(engine, engine)
+                    if engine != "none"
+                    else self.env._("nothing: no installed engine offers this language")
+                )
+            settings.phone_transcription_effective = effective
             if settings.phone_transcription:
                 # checks the package and model files only: loading a model for a
                 # page view would cost seconds and hundreds of MB

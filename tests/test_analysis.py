@@ -7,6 +7,7 @@ from pathlib import Path
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..pbx.analysis import transcribe
 from ..pbx.recordings import Recording
 from ..pbx.testing.speech import LAWYER, speak, spoken_wav, stereo_call_wav, tools_missing
 from .common import make_pbx, no_cron_commits
@@ -236,6 +237,21 @@ class TestAnalysis(TransactionCase):
             [hit for hit in call.keyword_hits or [] if hit["source"] != "transcript"],
             "a keyword flagged by a second listen nobody asked for",
         )
+
+    def test_settings_say_which_engine_a_call_gets(self):
+        self.company.write(
+            {"phone_transcription_backend": "auto", "phone_transcription_language": "ko"}
+        )
+        settings = self.env["res.config.settings"].create({})
+        engine = transcribe.default_backend("ko")
+        labels = dict(
+            settings._fields["phone_transcription_backend"]._description_selection(self.env)
+        )
+        if engine == "none":
+            self.assertIn("no installed engine", settings.phone_transcription_effective)
+        else:
+            self.assertEqual(settings.phone_transcription_effective, labels[engine])
+        self.assertNotEqual(settings.phone_transcription_effective, labels["auto"])
 
     def test_a_new_company_gets_the_automatic_engine(self):
         company = self.env["res.company"].create({"name": "New Phone Company"})
