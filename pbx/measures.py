@@ -48,6 +48,8 @@ fit these kinds: as a report field the roll-up does not map, grouped reads
 asking for it read the calls.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from typing import ClassVar
 

@@ -12,6 +12,8 @@ Every statement is made from constants here and in :mod:`pbx.measures`; no
 input ever reaches them.
 """
 
+from __future__ import annotations
+
 import functools
 import re
 from dataclasses import dataclass
