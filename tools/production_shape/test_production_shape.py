@@ -38,6 +38,19 @@ def _post(server, path, token, payload, url=None):
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def _ring(server, pbx, call_id, url=None):
+    """The PBX says CALLER rings the admin's desk phone (EXTENSION)."""
+    event = {
+        "from_number": CALLER,
+        "to_number": "+31207940100",
+        "extensions": [EXTENSION],
+        "call_id": call_id,
+    }
+    return _post(
+        server, f"/phone_call_accounting/pbx/{pbx['id']}/ringing", pbx["token"], event, url
+    )
+
+
 @pytest.fixture(scope="module")
 def pbx(admin):
     """A webhook PBX and the admin's desk phone, made as a manager would."""
@@ -92,17 +105,7 @@ def test_workers_and_websocket_worker_are_up(server, bus):
 
 
 def test_ringing_event_reaches_the_browser_through_the_websocket_worker(server, pbx, bus):
-    status, answer = _post(
-        server,
-        f"/phone_call_accounting/pbx/{pbx['id']}/ringing",
-        pbx["token"],
-        {
-            "from_number": CALLER,
-            "to_number": "+31207940100",
-            "extensions": [EXTENSION],
-            "call_id": f"prod-{pbx['suffix']}",
-        },
-    )
+    status, answer = _ring(server, pbx, f"prod-{pbx['suffix']}")
     assert status == 200, answer
     assert answer["result"] == "sent" and answer["notified"] == 1, answer
     payload = _receive(
@@ -192,18 +195,7 @@ def test_ringing_and_calls_through_the_kits_nginx(server, nginx, admin_via_nginx
     )
     try:
         socket.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": 0}}))
-        status, answer = _post(
-            server,
-            f"/phone_call_accounting/pbx/{pbx['id']}/ringing",
-            pbx["token"],
-            {
-                "from_number": CALLER,
-                "to_number": "+31207940100",
-                "extensions": [EXTENSION],
-                "call_id": f"nginx-{pbx['suffix']}",
-            },
-            url=nginx.url,
-        )
+        status, answer = _ring(server, pbx, f"nginx-{pbx['suffix']}", url=nginx.url)
         assert status == 200 and answer["notified"] == 1, answer
         payload = _receive(
             socket,
