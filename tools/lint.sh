@@ -8,7 +8,7 @@
 # Usage: tools/lint.sh [--fix]
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-home=${PCA_LINT_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/phone_call_accounting/lint}
+home=${PCA_LINT_HOME:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/phone_call_accounting/lint}
 fix=${1:-}
 say() { printf '[lint] %s\n' "$*"; }
 mkdir -p "$home"

@@ -123,7 +123,7 @@ run_odoo() {
 }
 
 pure_in_venv() {
-    local venv=${PCA_PURE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/phone_call_accounting/pure-venv}
+    local venv=${PCA_PURE_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/phone_call_accounting/pure-venv}
     if [ ! -x "$venv/bin/python" ]; then
         say "creating $venv"
         mkdir -p "$(dirname "$venv")"
