@@ -61,6 +61,7 @@ from pathlib import Path
 
 import common
 import jiwer
+from bench_speech import ENGLISH, ENGLISH_KEYWORDS
 from common import print_table, say
 
 DEFAULT_DATA = os.environ.get("PBX_SPEECH_DATA_KO") or "/work/speech_data/ko_deeply"
@@ -68,17 +69,8 @@ DEFAULT_DATA = os.environ.get("PBX_SPEECH_DATA_KO") or "/work/speech_data/ko_dee
 # shopping dialogues): 32 keyword/clip pairs where one is said.
 KEYWORDS = {
     "ko": ["시간", "식당", "퇴근", "회사", "친구", "저축", "예약", "선물", "학생", "여권"],
-    "en": [
-        "refund",
-        "cancel",
-        "complaint",
-        "delivery",
-        "contract",
-        "price",
-        "invoice",
-        "manager",
-        "lawyer",
-    ],
+    # The English call sentences and keywords are bench_speech.py's.
+    "en": ENGLISH_KEYWORDS,
 }
 
 
@@ -345,18 +337,6 @@ def percent(value):
 # -- data ---------------------------------------------------------------------
 
 DEEPLY_ROOMS = ("AirbnbStudio", "AnechoicChamber", "DanceStudio")
-ENGLISH = [
-    "Hello, I would like a refund for the shoes I bought last week.",
-    "Please cancel my subscription before the end of the month.",
-    "I am calling to make a complaint about your service.",
-    "The delivery was late again and nobody told me why.",
-    "Could you send me a copy of my contract by email?",
-    "The price on the invoice is higher than what you told me.",
-    "I would like to speak to a manager, please.",
-    "If this is not fixed by Friday I will talk to a lawyer.",
-    "Thank you very much, the parcel arrived this morning.",
-    "Can you tell me when your office opens tomorrow?",
-]
 FLITE_VOICES = ("slt", "rms", "awb")  # flite's unit-selection (recorded) voices
 
 
