@@ -80,6 +80,13 @@ class ResConfigSettings(models.TransientModel):
                     if engine != "none"
                     else self.env._("nothing: no installed engine offers this language")
                 )
+                model = engine != "none" and transcribe.model_name(
+                    engine, settings.phone_transcription_language
+                )
+                if model:
+                    effective = self.env._(
+                        "%(engine)s, model %(model)s", engine=effective, model=model
+                    )
             settings.phone_transcription_effective = effective
             if settings.phone_transcription:
                 # checks the package and model files only: loading a model for a

@@ -250,7 +250,11 @@ class TestAnalysis(TransactionCase):
         if engine == "none":
             self.assertIn("no installed engine", settings.phone_transcription_effective)
         else:
-            self.assertEqual(settings.phone_transcription_effective, labels[engine])
+            model = transcribe.model_name(engine, "ko")
+            self.assertTrue(model, f"{engine} names no model for Korean")
+            self.assertEqual(
+                settings.phone_transcription_effective, f"{labels[engine]}, model {model}"
+            )
         self.assertNotEqual(settings.phone_transcription_effective, labels["auto"])
 
     def test_a_new_company_gets_the_automatic_engine(self):

@@ -93,6 +93,13 @@ class Transcriber(abc.ABC):
         language, without loading anything heavy; returns the resolved code."""
         return self.resolve_language(language)
 
+    def model_name(self, language: str | None) -> str:
+        """The model a call in ``language`` gets, as an administrator would
+        find it (a model size, a folder's name); empty where the engine has no
+        choice of model. Loads nothing; raises what :meth:`check` raises."""
+        self.check(language)
+        return ""
+
     def transcribe_expecting(
         self, path: str | os.PathLike, language: str = "en-us", keywords=None
     ) -> Transcript:

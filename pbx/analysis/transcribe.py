@@ -71,6 +71,7 @@ __all__ = [
     "available_backends",
     "backend_problem",
     "default_backend",
+    "model_name",
     "get_backend",
     "normalise_language",
     "register_backend",
@@ -155,6 +156,10 @@ class PocketSphinxBackend(Transcriber):
 
     def languages(self) -> list[str]:
         return sorted(self._models())
+
+    def model_name(self, language: str | None) -> str:
+        code = self.check(language)
+        return Path(self._models()[code]["hmm"]).name
 
     def _decoder(self, language: str):
         with self._lock:
@@ -387,6 +392,15 @@ def spotter_for(backend: Transcriber, language: str | None) -> Transcriber | Non
 PREFERRED = ("whisper", "vosk", "pocketsphinx")
 
 
+def model_name(name: str | None, language: str | None, **options) -> str:
+    """The model ``name`` gives a call in ``language`` (see
+    :meth:`Transcriber.model_name`), or empty when it cannot transcribe it."""
+    try:
+        return get_backend(name, **options).model_name(language)
+    except TranscriptionError:
+        return ""
+
+
 def default_backend(language: str | None) -> str:
     """The engine :class:`AutoBackend` gives a call in ``language``: the
     first of :data:`PREFERRED` whose package and model for that language are
@@ -439,6 +453,9 @@ class AutoBackend(Transcriber):
 
     def check(self, language: str | None) -> str:
         return self.engine(language).check(language)
+
+    def model_name(self, language: str | None) -> str:
+        return self.engine(language).model_name(language)
 
     def resolve_language(self, language: str | None) -> str:
         return self.engine(language).resolve_language(language)

