@@ -39,8 +39,20 @@ KNOWN_KEYS = frozenset(
         "hangup_cause",
         "source",
         "call_id",
+        "queue",
+        "queue_wait_seconds",
+        "queue_result",
+        "queue_position",
+        "queue_only",
     }
 )
+# How a caller left a queue: answered by a member, hung up while waiting
+# (abandoned), the queue's timeout, or anything else (left empty, by key,
+# full, transferred out).
+QUEUE_RESULTS = ("answered", "abandoned", "timeout", "other")
+QUEUE_KEYS = ("queue", "queue_wait_seconds", "queue_result", "queue_position")
+# A queue position beyond this is a PBX's corrupt counter, not a line of callers.
+MAX_POSITION = 100_000
 MAX_TEXT = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A call longer than a day is a clock or PBX error, not a conversation.
@@ -164,10 +176,62 @@ def _flag(item, key):
     return bool(value)
 
 
+def _position(item, key):
+    value = item.get(key)
+    if value in (None, ""):
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()):
+            raise InvalidCall(f"{key} {_shortened(value)!r} is not a whole number from 0")
+        # Thousands of digits could not even be converted: past the limit anyway.
+        value = int(text) if len(text) <= len(str(MAX_POSITION)) else MAX_POSITION + 1
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCall(f"{key} must be a whole number, not {value!r}")
+    if not 0 <= value <= MAX_POSITION:
+        raise InvalidCall(f"{key} is not a position from 0 to {MAX_POSITION}")
+    return value
+
+
+def _queue_fields(item):
+    """The queue fields of an item, {} when it says nothing about queues.
+
+    A delivery without the ``queue`` key leaves a call's queue fields as
+    stored (a CDR row read after the queue log must not erase them), so the
+    other queue keys alone would be dropped silently: they are refused.
+    """
+    if "queue" not in item:
+        given = [key for key in QUEUE_KEYS[1:] if item.get(key) not in (None, "", 0)]
+        if given:
+            raise InvalidCall(f"{given[0]} is given without queue (the queue's name)")
+        if _flag(item, "queue_only"):
+            raise InvalidCall("queue_only is set but queue (the queue's name) is missing")
+        return {}
+    queue = _text(item, "queue")
+    result = item.get("queue_result")
+    if queue and result in (None, "", False):
+        raise InvalidCall(f"queue_result is missing (one of: {', '.join(QUEUE_RESULTS)})")
+    if queue:
+        result = _choice(item, "queue_result", QUEUE_RESULTS)
+    elif result not in (None, "", False):
+        raise InvalidCall(f"queue_result {result!r} is given but queue is empty")
+    fields = {
+        "queue": queue,
+        "queue_wait_seconds": _seconds(item, "queue_wait_seconds"),
+        "queue_result": result or "",
+        "queue_position": _position(item, "queue_position"),
+    }
+    if not queue and (fields["queue_wait_seconds"] or fields["queue_position"]):
+        raise InvalidCall("queue_wait_seconds and queue_position need a queue")
+    return fields
+
+
 def clean_call(item: object) -> dict:
     """Validate one ingestion dict; return a dict of typed values.
 
-    Raises :class:`InvalidCall` with the first problem found.
+    The queue fields (:data:`QUEUE_KEYS`) are in it only when the item has
+    the ``queue`` key; ``queue_only`` (the item comes from the queue log
+    alone) always is. Raises :class:`InvalidCall` with the first problem found.
     """
     if not isinstance(item, dict):
         raise InvalidCall(f"a call must be an object, not {type(item).__name__}")
@@ -208,6 +272,8 @@ def clean_call(item: object) -> dict:
     _text(item, "source")
     if clean["first_extension"] and clean["extension"] and not item.get("forwarded"):
         clean["forwarded"] = clean["first_extension"] != clean["extension"]
+    clean.update(_queue_fields(item))
+    clean["queue_only"] = _flag(item, "queue_only")
     return clean
 
 
@@ -227,5 +293,8 @@ def fingerprint(clean: dict, source: str) -> str:
     Stored with the call, it lets a delivery of the same call, unchanged,
     be recognised by one indexed lookup and written nowhere.
     """
-    canonical = repr((source, sorted(clean.items())))
+    # queue_only is False for every delivery made before queues existed: left
+    # out then, so their stored digests still recognise them.
+    values = sorted((key, value) for key, value in clean.items() if key != "queue_only" or value)
+    canonical = repr((source, values))
     return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
