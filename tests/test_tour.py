@@ -1,5 +1,5 @@
 import os
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
@@ -88,5 +88,22 @@ class TestCallTimeTour(HttpCase):
             self.start_tour(
                 "/odoo/action-phone_call_accounting.phone_call_action",
                 "phone_call_time_tour",
+                login="admin",
+            )
+
+    def test_calendar_today_is_the_call_zone_day(self):
+        """The calendar's Today button goes to the day of the calls list's Today filter."""
+        setup_company(self.env)
+        self.env.company.partner_id.tz = self.ZONE
+        self.env.registry.clear_cache()
+        self.env.ref("base.user_admin").tz = self.ZONE
+        # A browser zone whose date, now, is not Seoul's (UTC+9): twelve hours
+        # behind UTC until noon, fourteen ahead from noon to 15:00 UTC.
+        hour = datetime.now(UTC).hour
+        zone = "Pacific/Kiritimati" if 12 <= hour < 15 else "Etc/GMT+12"
+        with patch.dict(os.environ, {"TZ": zone}):
+            self.start_tour(
+                "/odoo/action-phone_call_accounting.phone_call_action?view_type=calendar",
+                "phone_calendar_today_tour",
                 login="admin",
             )

@@ -8,6 +8,7 @@ import {deserializeDate, deserializeDateTime, serializeDate} from "@web/core/l10
 import {registry} from "@web/core/registry";
 import {CalendarCommonPopover} from "@web/views/calendar/calendar_common/calendar_common_popover";
 import {CalendarCommonRenderer} from "@web/views/calendar/calendar_common/calendar_common_renderer";
+import {CalendarController} from "@web/views/calendar/calendar_controller";
 import {CalendarModel} from "@web/views/calendar/calendar_model";
 import {CalendarRenderer} from "@web/views/calendar/calendar_renderer";
 import {calendarView} from "@web/views/calendar/calendar_view";
@@ -88,6 +89,24 @@ export class PhoneCallCalendarModel extends CalendarModel {
     }
 }
 
+export class PhoneCallCalendarController extends CalendarController {
+    get today() {
+        return wallNow(this.model.callZone).toFormat("d");
+    }
+
+    /** Today is the call time zone's today, the day the model opened on. */
+    async setDate(move) {
+        if (move !== "today") {
+            return super.setDate(move);
+        }
+        const date = wallNow(this.model.callZone).startOf("day");
+        if (date.ts === this.date.startOf("day").ts) {
+            this.model.bus.trigger("SCROLL_TO_CURRENT_HOUR", false);
+        }
+        await this.model.load({date});
+    }
+}
+
 export class PhoneCallCalendarPopover extends CalendarCommonPopover {
     computeDateTimeAndDuration() {
         super.computeDateTimeAndDuration();
@@ -101,7 +120,10 @@ export class PhoneCallCalendarPopover extends CalendarCommonPopover {
 
 export class PhoneCallCalendarCommonRenderer extends CalendarCommonRenderer {
     static eventTemplate = "phone_call_accounting.CalendarEvent";
-    static components = {...CalendarCommonRenderer.components, Popover: PhoneCallCalendarPopover};
+    static components = {
+        ...CalendarCommonRenderer.components,
+        Popover: PhoneCallCalendarPopover,
+    };
 
     setup() {
         super.setup();
@@ -159,6 +181,7 @@ export class PhoneCallCalendarRenderer extends CalendarRenderer {
 
 export const phoneCallCalendarView = {
     ...calendarView,
+    Controller: PhoneCallCalendarController,
     Model: PhoneCallCalendarModel,
     Renderer: PhoneCallCalendarRenderer,
 };
