@@ -45,6 +45,7 @@ from .legs import (
     phone_endpoints,
     reach,
 )
+from .queues import CALLER_EVENTS, QueueVisits
 from .summary import (
     ANSWERED,
     BUSY,
@@ -136,6 +137,8 @@ class _Channel:
     # The other half of a Local/...;1/;2 pair.
     partner: _Channel | None = None
     in_queue: bool = False
+    # The queue the channel's Queue application last named (its Newexten).
+    queue_app: str | None = None
     # Dialled by a queue: a Local agent's ;2 half rings on the queue's behalf.
     queue_leg: bool = False
 
@@ -178,6 +181,7 @@ class _Call:
     abandoned: bool = False
     diverted: bool = False
     recording: str | None = None
+    queues: QueueVisits = field(default_factory=QueueVisits)
 
     def is_over(self) -> bool:
         return bool(self.channels) and all(
@@ -249,11 +253,11 @@ class CallAssembler:
             "VarSet": self._on_var_set,
             "BlindTransfer": self._on_transfer,
             "AttendedTransfer": self._on_transfer,
-            "QueueCallerAbandon": self._on_queue_abandon,
-            "QueueCallerJoin": self._on_queue_join,
-            "QueueCallerLeave": self._on_queue_leave,
+            "Newexten": self._on_new_exten,
             "Pickup": self._on_pickup,
         }
+        # Member events (QueueMemberStatus, ...) name no caller: not a call's.
+        self._handlers.update(dict.fromkeys(CALLER_EVENTS, self._on_queue_caller))
 
     @property
     def open_calls(self) -> int:
@@ -385,6 +389,7 @@ class CallAssembler:
         keep.abandoned |= gone.abandoned
         keep.diverted |= gone.diverted
         keep.recording = keep.recording or gone.recording
+        keep.queues.merge(gone.queues)
         return keep
 
     def _finish(self, call, moment, complete):
@@ -421,6 +426,8 @@ class CallAssembler:
         if source is not None and source.dial_cid is None:
             source.dial_cid = source.cid
             source.dial_exten = clean_number(message.get("Exten"))
+        if source is not None:
+            source.call.queues.moved_on(source.uniqueid)
         dial = _Dial(
             source,
             target,
@@ -473,6 +480,8 @@ class CallAssembler:
             return
         bridge = self._bridges.setdefault(bridge_id, _Bridge(self._is_talking_bridge(message)))
         bridge.members.add(channel.uniqueid)
+        if bridge.talking:
+            channel.call.queues.moved_on(channel.uniqueid)
         channel.bridges.add(bridge_id)
         channel.call.bridges.add(bridge_id)
         self._link_parties(channel, moment)
@@ -503,6 +512,9 @@ class CallAssembler:
         variable = (message.get("Variable") or "").upper()
         if channel is not None and variable in self._recording_variables:
             self._set_recording(channel.call, message.get("Value"))
+        if channel is not None and variable == "QUEUESTATUS":
+            queue = channel.queue_app or ""
+            channel.call.queues.queue_status(channel.uniqueid, message.get("Value"), moment, queue)
 
     def _on_transfer(self, message, moment, seen):
         if (message.get("Result") or "Success").lower() != "success" or not seen:
@@ -513,20 +525,20 @@ class CallAssembler:
             call = self._merge(call, other)
         call.transferred = True
 
-    def _on_queue_abandon(self, message, moment, seen):
-        channel = seen.get("")
-        if channel is not None:
+    def _on_queue_caller(self, message, moment, seen):
+        channel, event = seen.get(""), message.get("Event")
+        if channel is None:
+            return
+        channel.call.queues.feed(event, message, channel.uniqueid, moment)
+        if event == "QueueCallerAbandon":
             channel.call.abandoned = True
+        elif event in ("QueueCallerJoin", "QueueCallerLeave"):
+            channel.in_queue = event == "QueueCallerJoin"
 
-    def _on_queue_join(self, message, moment, seen):
+    def _on_new_exten(self, message, moment, seen):
         channel = seen.get("")
-        if channel is not None:
-            channel.in_queue = True
-
-    def _on_queue_leave(self, message, moment, seen):
-        channel = seen.get("")
-        if channel is not None:
-            channel.in_queue = False
+        if channel is not None and (message.get("Application") or "").lower() == "queue":
+            channel.queue_app = (message.get("AppData") or "").split(",")[0].strip() or None
 
     def _on_pickup(self, message, moment, seen):
         # The picking phone starts a call of its own (it dialled *8 or
@@ -640,7 +652,8 @@ def summarize(call: _Call, complete: bool) -> dict | None:
     parties of the call were joined; the segments before and after a
     transfer add up, overlaps (a consultation while the caller holds) count
     once. ``complete`` is False for calls closed stale or flushed: when they
-    give no clue, their status is "unknown" rather than a guess.
+    give no clue, their status is "unknown" rather than a guess. A call that
+    queued has the queue keys too (:mod:`.queues`).
     """
     parties = parties_of(call.channels.values())
     if not parties:
@@ -659,7 +672,7 @@ def summarize(call: _Call, complete: bool) -> dict | None:
     hangups = [ch.hungup_at for ch in call.channels.values() if ch.hungup_at is not None]
     end = max(hangups, default=call.last_event)
     rang = legs or call.dials
-    return call_record(
+    record = call_record(
         external_id=call.external_id,
         direction=direction,
         status=_status(call, party, caller or parties[0], complete),
@@ -676,6 +689,9 @@ def summarize(call: _Call, complete: bool) -> dict | None:
         recording=call.recording,
         hangup_cause=(party or caller or parties[0]).cause,
     )
+    # Only a call that queued says so: the other sources' queue fields stay.
+    record.update(call.queues.fields(end, answered_at if party is not None else None))
+    return record
 
 
 def _answer(

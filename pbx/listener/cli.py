@@ -17,6 +17,7 @@ from typing import TextIO
 from ..asterisk.ami import iter_file
 from ..asterisk.assembler import CallAssembler
 from ..asterisk.cdr import parse_cdr_file
+from ..ingest import QUEUE_KEYS
 from .config import ConfigError, load_config
 
 OUTPUT_KEYS = (
@@ -36,11 +37,19 @@ OUTPUT_KEYS = (
 )
 
 
-def _print_call(call: dict, out: TextIO) -> None:
+def replay_record(call: dict) -> dict:
+    """What replay prints of a call: :data:`OUTPUT_KEYS`, and the queue keys
+    of a call that queued."""
     record = {"call_id": call["external_id"]}
     record.update((key, call[key]) for key in OUTPUT_KEYS[1:])
+    if "queue" in call:
+        record.update((key, call[key]) for key in QUEUE_KEYS)
+    return record
+
+
+def _print_call(call: dict, out: TextIO) -> None:
     # One line per call, flushed, so a pipe sees each call as it finishes.
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.write(json.dumps(replay_record(call), ensure_ascii=False) + "\n")
     out.flush()
 
 

@@ -144,6 +144,12 @@ EXPECTED = {
             "ring_seconds": 7,
             "talk_seconds": 0,
             "hangup_cause": "0",
+            # QueueCallerAbandon (the capture has no Join or Leave): HoldTime
+            # and OriginalPosition; no QUEUESTATUS, the caller hung up.
+            "queue": "670100-540100",
+            "queue_wait_seconds": 11,
+            "queue_result": "abandoned",
+            "queue_position": 1,
         },
     ],
     "xfer_misc_call_forwarding.ami": [
@@ -217,6 +223,8 @@ def test_capture(name):
             assert call[key] == value, f"{name}: {key}"
         assert call["recording"] is None
         assert call["start"] <= call["end"]
+        # Queue keys only for a call that queued (queue_simple has no queue event).
+        assert ("queue" in call) == ("queue" in expected), name
 
 
 def test_capture_replay_does_not_depend_on_chunking():

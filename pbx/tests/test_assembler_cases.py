@@ -30,6 +30,16 @@ def clock(seconds):
     return datetime.fromtimestamp(START + seconds, UTC).isoformat(timespec="seconds")
 
 
+def queued_in(queue="support", wait=0, result="answered", position=1):
+    """The queue keys of a call whose last visit was ``queue``."""
+    return {
+        "queue": queue,
+        "queue_wait_seconds": wait,
+        "queue_result": result,
+        "queue_position": position,
+    }
+
+
 def record(trace, end, first="in", **fields):
     """The record of a call whose first channel is ``first``: incoming by default."""
     expected = {
@@ -352,6 +362,7 @@ def queue_ringall_local_agents_with_optimisation():
         ring_seconds=10,
         talk_seconds=60,
         hangup_cause="16",
+        **queued_in(wait=11),  # AgentConnect's HoldTime
     )
 
 
@@ -387,6 +398,7 @@ def queue_linear_second_member_taking_it_is_no_forward():
         ring_seconds=23,
         talk_seconds=60,
         hangup_cause="16",
+        **queued_in(wait=24),  # joined at 1, AgentConnect at 25
     )
 
 
@@ -404,6 +416,7 @@ def queue_linear_caller_gives_up():
         ring_seconds=18,
         talk_seconds=0,
         hangup_cause="16",
+        **queued_in(wait=19, result="abandoned"),  # QueueCallerAbandon's HoldTime
     )
 
 
@@ -433,6 +446,7 @@ def queue_rrmemory_local_agents_without_optimisation():
         ring_seconds=19,
         talk_seconds=60,
         hangup_cause="16",
+        **queued_in(wait=20),  # no AgentConnect: 201 took it at 21
     )
 
 
@@ -457,6 +471,7 @@ def queue_member_passing_the_call_on_is_a_forward():
         ring_seconds=28,
         talk_seconds=60,
         hangup_cause="16",
+        **queued_in(wait=29),  # 204 took it at 30
     )
 
 

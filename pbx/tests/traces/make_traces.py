@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from pbx.listener.cli import OUTPUT_KEYS
+from pbx.listener.cli import replay_record
 from pbx.tests.test_assembler_cases import CASES, TRUNKS
 
 HERE = Path(__file__).resolve().parent
@@ -24,9 +24,7 @@ CONFIG = {"trunks": TRUNKS, "country": "NL", "timezone": "UTC", "stale_seconds":
 
 def replay_line(record):
     """The record as ``python -m pbx replay`` prints it."""
-    printed = {"call_id": record["external_id"]}
-    printed.update((key, record[key]) for key in OUTPUT_KEYS[1:])
-    return json.dumps(printed, ensure_ascii=False) + "\n"
+    return json.dumps(replay_record(record), ensure_ascii=False) + "\n"
 
 
 def generate():
