@@ -1,9 +1,9 @@
-"""Issue 14's traces through ``python -m pbx replay``, the command support runs.
+"""Issue 14's and 23's traces through ``python -m pbx replay``, the command support runs.
 
 The ``.ami`` files in ``traces/`` are written by ``traces/make_traces.py``
-from the builders of :mod:`test_assembler_cases`; the replay runs as a real
-process, as support staff run it, so the command line, the config file and
-the reading of the file are part of what is tested.
+from the builders of :mod:`test_assembler_cases` and :mod:`test_queue_cases`;
+the replay runs as a real process, as support staff run it, so the command
+line, the config file and the reading of the file are part of what is tested.
 """
 
 import subprocess
@@ -12,8 +12,7 @@ import sys
 import pytest
 
 from pbx.testing.captures import REPO_ROOT
-from pbx.tests.test_assembler_cases import CASES
-from pbx.tests.traces.make_traces import HERE, generate
+from pbx.tests.traces.make_traces import CASES, HERE, generate
 
 CONFIG = HERE / "config.json"
 

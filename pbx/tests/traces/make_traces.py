@@ -1,7 +1,7 @@
 """Write the issue 14 traces out for ``python -m pbx replay``.
 
 Run from the repository root after changing a case in
-``pbx/tests/test_assembler_cases.py``::
+``pbx/tests/test_assembler_cases.py`` or ``pbx/tests/test_queue_cases.py``::
 
     python -m pbx.tests.traces.make_traces
 
@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 
 from pbx.listener.cli import replay_record
-from pbx.tests.test_assembler_cases import CASES, TRUNKS
+from pbx.tests import test_assembler_cases, test_queue_cases
+from pbx.tests.test_assembler_cases import TRUNKS
 
 HERE = Path(__file__).resolve().parent
 CONFIG = {"trunks": TRUNKS, "country": "NL", "timezone": "UTC", "stale_seconds": 3600}
+# Issue 14's cases, then issue 23's calls through queues.
+CASES = {**test_assembler_cases.CASES, **test_queue_cases.CASES}
 
 
 def replay_line(record):
