@@ -75,3 +75,19 @@ def clean_number(value: str | None) -> str | None:
 def looks_dialable(value: str | None) -> bool:
     """True for digits with an optional leading +, as dialled or presented."""
     return bool(value) and bool(_NUMBER_LIKE.match(value))
+
+
+def member_extension(member: str | None) -> str:
+    """The extension of a queue member as app_queue names it, or "".
+
+    Members are interfaces (``PJSIP/201``, ``SIP/201``, ``Agent/1001``),
+    FreePBX's ``Local/201@from-queue/n``, or a member name; a name is an
+    extension only when it is one (``201``), not ``Alice`` or ``NONE``.
+    """
+    member = (member or "").strip()
+    technology, slash, resource = member.partition("/")
+    if not slash:
+        return member if looks_dialable(member) else ""
+    if technology.lower() == "local":
+        return resource.partition("@")[0]
+    return extension_of(member) or ""

@@ -1,14 +1,16 @@
-"""Command line of the PBX core: ``python -m pbx replay|listen ... --config CONFIG.json``.
+"""Command line of the PBX core: ``python -m pbx replay|queue-log|listen ...``.
 
 Each command is a subparser added by its own ``_add_*`` function: ``replay``
-prints the calls of a capture, ``listen`` (:mod:`.service`) follows a
-live Asterisk and delivers its calls to Odoo.
+prints the calls of a capture, ``queue-log`` those of an Asterisk queue log,
+``listen`` (:mod:`.service`) follows a live Asterisk and delivers its calls
+to Odoo.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import TextIO
 from ..asterisk.ami import iter_file
 from ..asterisk.assembler import CallAssembler
 from ..asterisk.cdr import parse_cdr_file
+from ..asterisk.queue_log import read_queue_log
 from ..ingest import QUEUE_KEYS
 from .config import ConfigError, load_config
 
@@ -98,6 +101,41 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
     replay.set_defaults(handler=run_replay)
 
 
+def run_queue_log(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print the calls (or member events) of a whole queue_log file."""
+    out = out or sys.stdout
+    # The whole file at once, and a visit without an end is still going on.
+    size = args.file.stat().st_size
+    result = read_queue_log(
+        args.file, settle_seconds=0, max_open_seconds=math.inf, max_bytes=size + 1
+    )
+    lines = [event._asdict() for event in result.members] if args.members else result.calls
+    for line in lines:
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    for error in result.errors:
+        sys.stderr.write(f"{args.file}: {error}\n")
+    waiting = len({line.split("|")[1] for line in result.position.pending})
+    if waiting and not args.members:
+        sys.stderr.write(f"{args.file}: {waiting} call(s) still in a queue at its end left out\n")
+    return 1 if result.errors else 0
+
+
+def _add_queue_log(commands: argparse._SubParsersAction) -> None:
+    queue_log = commands.add_parser(
+        "queue-log",
+        help="print the calls in an Asterisk queue_log file, one JSON object per line",
+        description="Read an Asterisk queue_log file (time|callid|queue|agent|event|data...) "
+        "and print one call item per call whose queue visits ended, in the native webhook "
+        "schema with queue_only set: POSTed to a PBX's webhook they add the queue fields to "
+        "its calls. --members prints the members' pause, unpause, add and remove events instead.",
+    )
+    queue_log.add_argument("file", type=Path, help="the queue_log file")
+    queue_log.add_argument(
+        "--members", action="store_true", help="print the member events instead of the calls"
+    )
+    queue_log.set_defaults(handler=run_queue_log)
+
+
 def _run_listen(args: argparse.Namespace) -> int:
     # Imported here: the listener needs pyst2, which replay does not.
     from .service import run_listen
@@ -134,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pbx", description="PBX call accounting tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(commands)
+    _add_queue_log(commands)
     _add_listen(commands)
     return parser
 
