@@ -47,6 +47,7 @@ class PhoneCallDaily(models.Model):
     pbx_id = fields.Many2one("phone.pbx", readonly=True)
     client_type_id = fields.Many2one("phone.client.type", readonly=True)
     callback_state = fields.Selection(CALLBACK_STATES, readonly=True)
+    queue_id = fields.Many2one("phone.queue", readonly=True)
     # The measures' sums (pbx.measures).
     locals().update(_sum_fields())
 

@@ -11,6 +11,8 @@ from odoo.tools import SQL, clean_context
 from ..pbx import call_rules, demo, numbers, tariff
 from ..pbx.ingest import DEFAULT_SOURCE, InvalidCall, clean_call, client_number_of, fingerprint
 from . import concurrency
+from .phone_call_queue import QUEUE_FIELDS
+from .phone_queue import answered_in_time, short_abandon
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ _NULL_WHEN_EMPTY = (
     "tariff_id",
     "recording",
     "hangup_cause",
+    "queue_id",
+    "queue_result",
 )
 
 
@@ -120,31 +124,45 @@ class PhoneCall(models.Model):
         extensions = {c["extension"] for c in cleaned.values()}
         extensions |= {c["first_extension"] for c in cleaned.values()}
         users = self.env["res.users"]._phone_users_by_extension(extensions - {""}, company)
+        queues = self.env["phone.queue"]._queues_for(
+            [c["queue"] for c in cleaned.values() if c.get("queue")], company, pbx
+        )
         keys = {(c["source"], c["external_id"]) for c in cleaned.values()}
         existing = self._lock_and_fetch(keys)
         to_create, to_update, repeats, results = {}, [], [], {}
         used = set()  # the partners the landed calls refer to
         for index, clean in cleaned.items():
             vals = self._ingest_values(clean, partners, users, company, country)
+            # The queue's fields only when the item speaks of queues (a CDR row that
+            # does not must leave those of the queue log as they are).
+            queue_vals = _queue_values(clean, queues)
+            vals.update(queue_vals)
             key = (clean["source"], clean["external_id"])
             if key in existing:
                 call = existing[key]
-                used.add(vals["partner_id"])
+                if clean.get("queue_only"):
+                    # From the queue log: the call's queue fields, nothing else.
+                    vals = {**queue_vals, "delivery_hash": vals["delivery_hash"]}
+                else:
+                    used.add(vals["partner_id"])
                 # Delivered again unchanged (a retry, a re-imported file): written nowhere.
                 if changes := _redelivery_changes(call, vals):
                     to_update.append((call, changes))
                 results[index] = _result("updated", clean, call.id)
             elif key in to_create:
-                # The same call twice in one batch: the later delivery wins.
-                to_create[key] = (to_create[key][0], vals)
+                # The same call twice in one batch: the later delivery wins, but a
+                # queue-log item brings its queue fields only, and a later item
+                # without queue fields keeps the earlier one's.
+                first, earlier = to_create[key]
+                if clean.get("queue_only"):
+                    merged = {**earlier, **queue_vals, "delivery_hash": vals["delivery_hash"]}
+                else:
+                    kept = {f: earlier[f] for f in QUEUE_FIELDS if f in earlier and f not in vals}
+                    merged = _new_call_values({**vals, **kept})
+                to_create[key] = (first, merged)
                 repeats.append((index, key))
             else:
-                # Known now: set in the INSERT rather than by an UPDATE right after it.
-                vals["callback_state"] = "pending" if call_rules.needs_callback(vals) else "none"
-                for fname in _NULL_WHEN_EMPTY:
-                    if not vals[fname]:
-                        del vals[fname]
-                to_create[key] = (index, vals)
+                to_create[key] = (index, _new_call_values(vals))
         moved = self._ingest_update(to_update)
         created = self._ingest_create([vals for _index, vals in to_create.values()])
         for (key, (index, vals)), (call, reason) in zip(to_create.items(), created, strict=True):
@@ -235,6 +253,7 @@ class PhoneCall(models.Model):
         return found
 
     def _ingest_values(self, clean, partners, users, company, country):
+        """The call's values from a cleaned item (its queue fields: ``_queue_values``)."""
         client = clean["client"]
         partner = partners.get(client.e164) if client.e164 else None
         user = users.get(clean["extension"])
@@ -365,11 +384,50 @@ def _key_columns(keys):
     return [source for source, _id in keys], [external_id for _source, external_id in keys]
 
 
+def _new_call_values(vals):
+    """``vals`` of a call to create: with its call-back state, empty values left out."""
+    # Known now: set in the INSERT rather than by an UPDATE right after it.
+    vals["callback_state"] = "pending" if call_rules.needs_callback(vals) else "none"
+    # Computed (phone_call_queue) but known: in the INSERT, not computed per call.
+    vals.setdefault("queue_answered_in_time", False)
+    vals.setdefault("queue_short_abandon", False)
+    for fname in _NULL_WHEN_EMPTY:
+        if not vals.get(fname, True):
+            del vals[fname]
+    return vals
+
+
+def _queue_values(clean, queues):
+    """The call's queue fields when the item gave the ``queue`` key, else nothing."""
+    if "queue" not in clean:
+        return {}
+    queue = queues.get(clean["queue"]) if clean["queue"] else None
+    if not queue:
+        return {
+            "queue_id": False,
+            "queue_wait_seconds": 0,
+            "queue_result": False,
+            "queue_position": 0,
+            "queue_answered_in_time": False,
+            "queue_short_abandon": False,
+        }
+    result = clean.get("queue_result") or False
+    wait = clean.get("queue_wait_seconds") or 0
+    return {
+        "queue_id": queue.id,
+        "queue_wait_seconds": wait,
+        "queue_result": result,
+        "queue_position": clean.get("queue_position") or 0,
+        "queue_answered_in_time": answered_in_time(result, wait, queue),
+        "queue_short_abandon": short_abandon(result, wait, queue),
+    }
+
+
 def _redelivery_changes(call, vals):
     """The values of a redelivered call that differ from what ``call`` holds."""
-    if call.partner_id.id == vals["partner_id"]:
+    if "partner_id" in vals and call.partner_id.id == vals["partner_id"]:
         vals.pop("client_type_id")  # the client's type when the call was registered
-    if call.recording == vals["recording"]:
+    if "recording" in vals and call.recording == vals["recording"]:
         vals.pop("recording_state")
     changed = {}
     for fname, value in vals.items():

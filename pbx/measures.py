@@ -29,6 +29,12 @@ Four kinds, by how a group's figure is made of its calls:
     another (``among``): AVG of 1.0/0.0 among them, NULL for the others. The
     roll-up keeps both counts.
 
+``Maximum``
+    the largest value of a column over the calls that meet a condition (the
+    longest wait). A maximum cannot be undone when a call is deleted or
+    changed, so the roll-up keeps nothing of it: it is a report field the
+    roll-up does not map, and grouped reads asking for it read the calls.
+
 Each kind gives ``value(row)``, one call's value in the report's view;
 ``columns()``, what the roll-up keeps of it; and ``sums()``, the roll-up sums
 that give the figure back (one, or a numerator and a denominator). A
@@ -43,8 +49,8 @@ triggers, fold and read mapping follow, and ``tests/test_rollup.py`` compares
 every measure through both paths. A database whose roll-up was built for
 other measures (other columns, or the same in another order) rebuilds it
 from the calls when the addon is upgraded. A figure no sum gives back (a
-longest wait: a maximum cannot be undone when a call is deleted) does not
-fit these kinds: as a report field the roll-up does not map, grouped reads
+longest wait: a maximum cannot be undone when a call is deleted) is a
+``Maximum``: a report field the roll-up does not map, so grouped reads
 asking for it read the calls.
 """
 
@@ -79,6 +85,16 @@ INCOMING = "{row}.direction = 'incoming'"
 ANSWERED = "{row}.status = 'answered'"
 MISSED = "{row}.status = 'missed'"
 NOT_CALLED_BACK = "{row}.callback_state = 'pending'"
+# The contact centre's: a call offered to a queue, and how it left it. The two
+# booleans are stored on the call with its queue's thresholds (phone_call_queue).
+QUEUED = "{row}.queue_id IS NOT NULL"
+QUEUE_ANSWERED = "{row}.queue_result = 'answered'"
+QUEUE_ABANDONED = "{row}.queue_result = 'abandoned'"
+QUEUE_TIMEOUT = "{row}.queue_result = 'timeout'"
+ANSWERED_IN_TIME = "{row}.queue_answered_in_time IS TRUE"
+SHORT_ABANDON = "{row}.queue_short_abandon IS TRUE"
+# Offered less the short abandons: the calls service level and abandon rate count.
+QUEUED_NOT_SHORT = "{row}.queue_id IS NOT NULL AND {row}.queue_short_abandon IS NOT TRUE"
 
 
 def on(sql, row):
@@ -195,6 +211,29 @@ class Rate:
         return self.stored_as
 
 
+@dataclass(frozen=True)
+class Maximum:
+    """The largest value of ``column`` over the calls meeting ``where``: read
+    from the calls only (the roll-up keeps nothing of it)."""
+
+    name: str
+    label: str
+    column: str
+    where: str
+    help: str = ""
+    aggregate: ClassVar[str] = "max"
+    field_type: ClassVar[str] = "integer"
+
+    def value(self, row):
+        return f"CASE WHEN {on(self.where, row)} THEN {row}.{self.column} END"
+
+    def columns(self):
+        return ()
+
+    def sums(self):
+        return ()  # none: a grouped read asking for it reads the calls
+
+
 MEASURES = (
     Count(CALL_COUNT, "Calls"),
     Count("incoming_count", "Incoming Calls", INCOMING),
@@ -228,6 +267,86 @@ MEASURES = (
         help="Seconds before an answered call was answered.",
     ),
     Sum("cost", "Cost", "cost", field_type="monetary"),
+    # Queues (readme/USAGE.md states each with its formula).
+    Count("queue_offered_count", "Offered", QUEUED, help="Calls that entered a queue."),
+    Count(
+        "queue_answered_count",
+        "Answered in Queue",
+        QUEUE_ANSWERED,
+        help="Queued calls an agent answered.",
+    ),
+    Count(
+        "queue_answered_in_time_count",
+        "Answered within T",
+        # Written as the Asterisk service level's numerator, to share its column.
+        f"{QUEUE_ANSWERED} AND {ANSWERED_IN_TIME}",
+        help="Queued calls answered after waiting at most the queue's service-level threshold T.",
+    ),
+    Count(
+        "queue_abandoned_count",
+        "Abandoned",
+        QUEUE_ABANDONED,
+        help="Queued calls whose caller hung up while waiting.",
+    ),
+    Count(
+        "queue_short_abandon_count",
+        "Short Abandons",
+        SHORT_ABANDON,
+        help="Abandoned after waiting at most the queue's short-abandon threshold.",
+    ),
+    Count(
+        "queue_timeout_count",
+        "Timeouts",
+        QUEUE_TIMEOUT,
+        help="Queued calls that left the queue when its time limit ran out.",
+    ),
+    Rate(
+        "queue_service_level",
+        "Service Level",
+        ANSWERED_IN_TIME,
+        among=QUEUED_NOT_SHORT,
+        stored_as=("queue_sl_answered_in_time", "queue_offered_not_short"),
+        help="Answered within T / (offered - short abandons).",
+    ),
+    Rate(
+        "queue_asterisk_service_level",
+        "Asterisk's Service Level",
+        ANSWERED_IN_TIME,
+        among=QUEUE_ANSWERED,
+        stored_as=("queue_answered_in_time_count", "queue_answered_count"),
+        help="Answered within T / answered, as Asterisk's queue show prints SL.",
+    ),
+    Average(
+        "queue_answer_speed_avg",
+        "Average Speed of Answer",
+        "queue_wait_seconds",
+        where=QUEUE_ANSWERED,
+        stored_as=("queue_answered_wait", "queue_answered_wait_count"),
+        help="Total wait of the answered calls / answered.",
+    ),
+    Rate(
+        "queue_abandon_rate",
+        "Abandon Rate",
+        QUEUE_ABANDONED,
+        among=QUEUED_NOT_SHORT,
+        stored_as=("queue_long_abandon_count", "queue_offered_not_short"),
+        help="(Abandoned - short abandons) / (offered - short abandons).",
+    ),
+    Average(
+        "queue_wait_avg",
+        "Average Wait",
+        "queue_wait_seconds",
+        where=QUEUED,
+        stored_as=("queue_wait", "queue_wait_count"),
+        help="Total wait of the offered calls / offered.",
+    ),
+    Maximum(
+        "queue_wait_max",
+        "Longest Wait",
+        "queue_wait_seconds",
+        where=QUEUED,
+        help="The longest wait of an offered call (read from the calls).",
+    ),
 )
 
 
@@ -252,7 +371,9 @@ def report_aggregates(measures=None):
     """For the report's grouped reads: each aggregate the roll-up gives, as the
     roll-up column of a sum or the (numerator, denominator) columns of an average."""
     aggregates = {"__count": (CALL_COUNT,)}
-    aggregates.update({f"{m.name}:{m.aggregate}": m.sums() for m in _measures(measures)})
+    aggregates.update(
+        {f"{m.name}:{m.aggregate}": m.sums() for m in _measures(measures) if m.sums()}
+    )
     return aggregates
 
 

@@ -30,6 +30,7 @@ DIMENSIONS = (
     "pbx_id",
     "client_type_id",
     "callback_state",
+    "queue_id",
 )
 DIMENSION_TYPES = {
     "company_id": "integer NOT NULL",
@@ -40,6 +41,7 @@ DIMENSION_TYPES = {
     "pbx_id": "integer",
     "client_type_id": "integer",
     "callback_state": "varchar",
+    "queue_id": "integer",
 }
 TOTAL, CHANGE = "phone_call_daily_total", "phone_call_daily_change"
 FOLD_LOCK = 0x70636164  # "pcad": one fold at a time across servers

@@ -47,6 +47,7 @@ class PhoneCallReport(models.Model):
     partner_id = fields.Many2one("res.partner", string="Client", readonly=True)
     client_type_id = fields.Many2one("phone.client.type", readonly=True)
     pbx_id = fields.Many2one("phone.pbx", string="PBX", readonly=True)
+    queue_id = fields.Many2one("phone.queue", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     # The measures (pbx.measures).
@@ -77,6 +78,7 @@ def _view(table):
                        c.client_type_id,
                        c.pbx_id,
                        c.company_id,
+                       c.queue_id,
                        {columns}
                   FROM phone_call c
             )

@@ -20,6 +20,7 @@ from . import (
     test_migration,
     test_partner_matching,
     test_pbx_form,
+    test_queue_reporting,
     test_recordings,
     test_reporting,
     test_ringing,

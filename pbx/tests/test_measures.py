@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 
 from pbx import measures, rollup
-from pbx.measures import ANSWERED, INCOMING, Average, Count, Rate, Sum
+from pbx.measures import ANSWERED, INCOMING, Average, Count, Maximum, Rate, Sum
 
 VOICEMAIL = "{row}.status = 'voicemail'"
 ADDED = (
@@ -78,6 +78,11 @@ def test_every_measure_is_a_view_column_and_a_rollup_read():
     aggregates = measures.report_aggregates()
     for measure in measures.MEASURES:
         assert sum(column.endswith(f" AS {measure.name}") for column in view) == 1
+        if isinstance(measure, Maximum):
+            # Nothing in the roll-up: a grouped read asking for it reads the calls.
+            assert f"{measure.name}:{measure.aggregate}" not in aggregates
+            assert not measure.columns()
+            continue
         assert set(aggregates[f"{measure.name}:{measure.aggregate}"]) <= set(columns)
     assert aggregates["__count"] == (measures.CALL_COUNT,)
 
@@ -97,6 +102,10 @@ def test_the_rollup_sums_each_measure_as_the_view_aggregates_it():
             assert value == f"CASE WHEN {where} THEN r.{measure.column} END"
             assert columns[total] == f"CASE WHEN {where} THEN COALESCE(r.{measure.column}, 0) END"
             assert columns[count] == f"({where} AND r.{measure.column} IS NOT NULL)::int"
+        elif isinstance(measure, Maximum):
+            assert (
+                value == f"CASE WHEN {measures.on(measure.where, 'r')} THEN r.{measure.column} END"
+            )
         else:
             both, among = measure.stored_as
             assert columns[among] == f"({measures.on(measure.among, 'r')})::int"
@@ -105,16 +114,20 @@ def test_the_rollup_sums_each_measure_as_the_view_aggregates_it():
 
 def test_a_column_a_measure_reads_is_watched_by_the_update_trigger():
     """An update of a column a measure reads must reach the roll-up."""
-    waited = Average(
-        "wait_avg", "Average Wait", "queue_wait_seconds", where=ANSWERED, stored_as=("w", "wn")
+    held = Average(
+        "hold_avg", "Average Hold", "hold_seconds", where=ANSWERED, stored_as=("h", "hn")
     )
-    with mock.patch.object(measures, "MEASURES", (*measures.MEASURES, waited)):
+    with mock.patch.object(measures, "MEASURES", (*measures.MEASURES, held)):
         statements = rollup.statements()
-    assert "queue_wait_seconds" in statements.counted
+    assert "hold_seconds" in statements.counted
     trigger_function = statements.setup[3]
     watched = re.search(r"WHERE \((.*?)\)\s+IS DISTINCT FROM", trigger_function, re.DOTALL).group(1)
-    assert "o.queue_wait_seconds" in watched
-    assert "queue_wait_seconds" not in rollup.statements().counted
+    assert "o.hold_seconds" in watched
+    assert "hold_seconds" not in rollup.statements().counted
+    # The queue measures' columns are watched: a queue's new thresholds reach the roll-up.
+    counted = rollup.statements().counted
+    for column in ("queue_id", "queue_result", "queue_wait_seconds", "queue_answered_in_time"):
+        assert column in counted
 
 
 @pytest.mark.parametrize(
