@@ -24,7 +24,12 @@ The callid is the caller channel's uniqueid, which is the call's linkedid
 (the external id of the AMI assembler and of CDRs) when the caller's channel
 began the call, as a trunk's does. Each call becomes a ``queue_only`` item:
 ingestion writes only its queue fields onto a call another source delivered,
-and creates the call from it otherwise.
+and creates the call from it otherwise: incoming, answered when a member
+connected (its extension, CONNECT's ring time, the talk times), else missed
+(the first member rung, their ring times up to the wait), from the caller ID
+of ENTERQUEUE, to FreePBX's DID line if any, from the first ENTERQUEUE to the
+last line. Through two queues, the queue keys are the last visit's with the
+total wait, as the AMI assembler gives them (:mod:`.queues`).
 """
 
 from __future__ import annotations
@@ -459,9 +464,8 @@ class QueueLogSource:
                 select = self._select(cr)
                 new = _new_rows(cr, select, since_local, settle_seconds, limit)
                 callids = sorted({r["callid"] for r in new if (r["callid"] or "") not in NO_CALL})
-                cr.execute(
-                    sql.SQL("{} WHERE callid = ANY(%s) ORDER BY at").format(select), [callids]
-                )
+                query = sql.SQL("{} WHERE callid = ANY(%s) AND at IS NOT NULL ORDER BY at")
+                cr.execute(query.format(select), [callids])
                 records = cr.fetchall()
         except psycopg2.Error as exc:
             raise QueueLogDatabaseError(f"reading the queue log table failed: {exc}") from exc

@@ -127,6 +127,15 @@ def test_a_call_is_whole_whichever_pull_saw_its_first_row(database):
     assert next(i for i in late if i["external_id"] == "D") == EXPECTED[3]
 
 
+def test_a_row_without_a_time_is_left_out(database):
+    table(database, SPLIT_TABLE)
+    insert(database, LOG.splitlines())
+    with closing(connect(database)) as cnx, cnx, cnx.cursor() as cr:
+        cr.execute("INSERT INTO queue_log (callid, queuename, event) VALUES ('A', 'x', 'ABANDON')")
+    _result, calls = pull_all(database)
+    assert calls == EXPECTED
+
+
 def test_rows_within_the_settle_delay_wait(database):
     table(database, SPLIT_TABLE)
     now = datetime.now(UTC).timestamp()
