@@ -1,13 +1,16 @@
 from odoo import api, fields, models
 
+from ..pbx import ingest
 from .phone_queue import answered_in_time, short_abandon
 
-QUEUE_RESULTS = [
-    ("answered", "Answered"),
-    ("abandoned", "Abandoned"),
-    ("timeout", "Timeout"),
-    ("other", "Other"),
-]
+# How a caller left the queue: the core's words (pbx.ingest), with their labels.
+_RESULT_LABELS = {
+    "answered": "Answered",
+    "abandoned": "Abandoned",
+    "timeout": "Timeout",
+    "other": "Other",
+}
+QUEUE_RESULTS = [(word, _RESULT_LABELS[word]) for word in ingest.QUEUE_RESULTS]
 # The call's queue fields an item carrying the ``queue`` key writes (and a
 # queue-log item writes alone), with the two booleans worked out from them.
 QUEUE_FIELDS = (
