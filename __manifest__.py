@@ -26,6 +26,7 @@
         "data/phone_client_type_data.xml",
         "data/phone_call_picture_data.xml",
         "data/ir_cron_data.xml",
+        "data/phone_live_data.xml",
         "views/phone_call_views.xml",
         "views/phone_call_queue_views.xml",
         "views/phone_call_calendar_views.xml",
@@ -44,6 +45,7 @@
         "views/mail_activity_views.xml",
         "views/res_users_views.xml",
         "views/res_config_settings_views.xml",
+        "views/phone_wallboard_views.xml",
         "views/phone_menus.xml",
     ],
     "demo": [
@@ -56,6 +58,7 @@
             "phone_call_accounting/static/src/dial/**/*",
             "phone_call_accounting/static/src/callbacks/**/*",
             "phone_call_accounting/static/src/calendar/**/*",
+            "phone_call_accounting/static/src/wallboard/**/*",
         ],
         # Odoo loads its graph view lazily (web.assets_backend_lazy): a patch of it
         # must be in the same bundle, or every page logs an unmet dependency.

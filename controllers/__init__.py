@@ -1,1 +1,1 @@
-from . import common, recording, ringing, webhook
+from . import common, live, recording, ringing, webhook

@@ -15,6 +15,8 @@ from . import (
     test_graph_colors,
     test_i18n,
     test_ingest,
+    test_live,
+    test_live_concurrency,
     test_long_call,
     test_menus,
     test_migration,

@@ -43,6 +43,7 @@ USER_MENUS = {
 }
 # ... and that a Phone manager opens too.
 MANAGER_MENUS = USER_MENUS | {
+    "phone_call_accounting.phone_wallboard_menu",
     "phone_call_accounting.phone_pbx_menu",
     "phone_call_accounting.phone_queue_menu",
     "phone_call_accounting.phone_client_type_menu",
@@ -55,6 +56,8 @@ SYSTEM_MENUS = MANAGER_MENUS | {
     "phone_call_accounting.phone_settings_menu",
     "phone_call_accounting.res_users_menu",
 }
+# The server call each client action (by tag) makes when it opens.
+CLIENT_ACTION_CALLS = {"phone_call_accounting.wallboard": ("phone.queue", "wallboard_data")}
 # search/utils/misc.js: the fields a graph view groups by
 GROUPABLE_TYPES = (
     "boolean",
@@ -195,6 +198,8 @@ class MenuWalker:
         for menu in self.visible_menus():
             if menu["action_model"] == "ir.actions.act_window":
                 self.open_menu(menu)
+            elif menu["action_model"] == "ir.actions.client":
+                self.open_client_menu(menu)
             elif menu["action_model"]:
                 self.errors.append(f"{menu['xmlid']}: unexpected action {menu['action_model']}")
         return self
@@ -209,6 +214,19 @@ class MenuWalker:
         except Exception:  # noqa: BLE001 -- every crash of a screen is what this test reports
             self.errors.append(f"{label}:\n{traceback.format_exc()}")
             return False, None
+
+    def open_client_menu(self, menu):
+        """A client action: loaded, then the server call its component makes."""
+        name = f"menu {menu['xmlid']} ({menu['name']})"
+        action = self.env["ir.actions.client"].sudo().browse(menu["action_id"])
+        call = CLIENT_ACTION_CALLS.get(action.tag)
+        if call is None:
+            self.errors.append(f"{name}: unknown client action {action.tag}")
+            return
+        model, method = call
+        ok, _result = self._guard(f"{name}, {model}.{method}", getattr(self.env[model], method))
+        if ok:
+            self.visited[menu["xmlid"]] = ["client"]
 
     def open_menu(self, menu):
         name = f"menu {menu['xmlid']} ({menu['name']})"

@@ -24,6 +24,7 @@ const USER_MENUS = [
     "phone_call_accounting.phone_call_report_queue_menu",
 ];
 const MANAGER_MENUS = [
+    "phone_call_accounting.phone_wallboard_menu",
     "phone_call_accounting.phone_pbx_menu",
     "phone_call_accounting.phone_queue_menu",
     "phone_call_accounting.phone_client_type_menu",
@@ -327,11 +328,17 @@ async function openMenu(env, menu, section) {
             controller &&
             controller !== before &&
             controller.action.id === menu.actionID &&
-            document.querySelector(".o_action_manager .o_view_controller") &&
+            document.querySelector(
+                controller.action.type === "ir.actions.client"
+                    ? ".o_action_manager .o_action"
+                    : ".o_action_manager .o_view_controller"
+            ) &&
             !document.querySelector(".o-dropdown--menu")
         );
     });
-    const views = [env.services.action.currentController.view.type];
+    const {action, view} = env.services.action.currentController;
+    // A client action (the wallboard) has no view: its tag stands for it.
+    const views = [view?.type || action.tag];
     checkLayout(`${where}, ${views[0]} view`);
     if (views[0] === "form" && layout.on) {
         await checkFormTabs(env, where);
