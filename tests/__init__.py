@@ -31,5 +31,6 @@ from . import (
     test_security,
     test_tour,
     test_usability,
+    test_wallboard_tour,
     test_webhook,
 )

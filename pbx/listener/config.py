@@ -29,6 +29,10 @@ ODOO_DEFAULTS = {
     "backoff_min": 1.0,
     "backoff_max": 60.0,
     "ringing": False,  # post ringing events (pop-ups) to .../pbx/<id>/ringing
+    "live": False,  # post live events (the wallboard) to .../pbx/<id>/live
+    "live_interval": 0.25,  # at most one live POST per this many seconds
+    "live_status_interval": 60.0,  # ask for QueueStatus (a snapshot) this often
+    "live_summary_interval": 15.0,  # compare QueueSummary with the live state this often
 }
 DEFAULT_SPOOL = "/var/lib/phone_call_accounting/spool.sqlite"
 
@@ -125,8 +129,11 @@ def check_listen_config(config: dict) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(pbx_id)):
         raise ConfigError('"odoo.pbx_id" may hold only letters, digits, "_", "." and "-"')
     _text("odoo", "token", odoo.get("token"))
-    if not isinstance(odoo["ringing"], bool):
-        raise ConfigError('"odoo.ringing" must be true or false')
+    for key in ("ringing", "live"):
+        if not isinstance(odoo[key], bool):
+            raise ConfigError(f'"odoo.{key}" must be true or false')
+    for key in ("live_interval", "live_status_interval", "live_summary_interval"):
+        _number("odoo", key, odoo[key])
     _number("odoo", "batch_size", odoo["batch_size"], integer=True)
     for key in ("timeout", "backoff_min", "backoff_max"):
         _number("odoo", key, odoo[key])

@@ -18,6 +18,14 @@
 * with ``odoo.ringing`` on, every phone that starts ringing is posted to
   Odoo's ringing route at once (:mod:`pbx.listener.ringing`, from a thread of its
   own, never stored, dropped rather than late).
+* with ``odoo.live`` on, queue callers and members and the calls in progress
+  on desk phones are posted to Odoo's live-event route for the wallboard
+  (:mod:`pbx.listener.live`: batched, from a thread of its own, dropped rather
+  than late). The supervisor asks the PBX for ``QueueStatus`` on every
+  connect, every ``odoo.live_status_interval`` seconds and after a lost
+  batch, and for ``QueueSummary`` every ``odoo.live_summary_interval``
+  seconds (a disagreement asks for ``QueueStatus``): each status answer is
+  posted as a snapshot that replaces the queues' state in Odoo.
 
 On SIGTERM/SIGINT (:meth:`Listener.stop`): log off, dispatch what was
 already read, close the calls still open (as the end of a replay does, so
@@ -37,6 +45,7 @@ from ..asterisk.ami_manager import Manager, ManagerAuthException, ManagerExcepti
 from ..asterisk.assembler import CallAssembler
 from .config import ConfigError, load_listen_config
 from .delivery import Deliverer, Webhook
+from .live import LiveSender, LiveTracker
 from .ringing import RingingDetector, RingingSender
 from .spool import Spool
 
@@ -44,6 +53,9 @@ _logger = logging.getLogger(__name__)
 
 SHUTDOWN_DELIVERY_SECONDS = 10.0
 STALE_SWEEP_SECONDS = 60.0
+# A lost live batch or a QueueSummary that disagrees asks for a QueueStatus
+# this long after the last one at the soonest.
+LIVE_RESYNC_SECONDS = 5.0
 # Parsed events waiting for the dispatch thread, in batches of one socket
 # read (up to 32 KiB, about sixty events). A parsed event takes about 5 KB of
 # Python objects, ten times its bytes on the wire, so the Manager's default of
@@ -94,6 +106,15 @@ class Listener:
         self.ringing_sender = (
             RingingSender(odoo["url"], odoo["pbx_id"], odoo["token"]) if self.ringing else None
         )
+        self.live = LiveTracker(config["trunks"]) if odoo["live"] else None
+        self.live_sender = (
+            LiveSender(odoo["url"], odoo["pbx_id"], odoo["token"], interval=odoo["live_interval"])
+            if self.live
+            else None
+        )
+        self._live_actions = 0
+        self._live_manager = None
+        self._next_status = self._next_summary = self._last_status = 0.0
         self.manager = None
         self.connections = 0  # successful logins so far
         self.events = 0
@@ -157,6 +178,8 @@ class Listener:
         self.spool.close()
         if self.ringing_sender is not None:
             self.ringing_sender.stop()
+        if self.live_sender is not None:
+            self.live_sender.stop()
         self._stopped.set()
 
     def wait_connected(self, connections=1, timeout=10.0):
@@ -232,6 +255,7 @@ class Listener:
                 _logger.warning("AMI connection lost; reconnecting")
                 return
             self._housekeeping()
+            self._live_housekeeping(manager)
             if time.monotonic() < next_ping:
                 continue
             progress = (manager.bytes_read, manager.events_dispatched)
@@ -248,6 +272,51 @@ class Listener:
                 _logger.warning("AMI Ping failed (%s); reconnecting", exc)
                 return
             next_ping = time.monotonic() + interval
+
+    def _live_housekeeping(self, manager):
+        """Ask for QueueStatus on a new connection, periodically, when the live
+        state may be wrong (a lost batch, a QueueSummary that disagrees); ask for
+        QueueSummary periodically."""
+        if self.live is None:
+            return
+        odoo = self.config["odoo"]
+        now = time.monotonic()
+        if manager is not self._live_manager:
+            self._next_status = now
+        elif self.live.resync_wanted or self.live_sender.lost:
+            # Soon, not at once: while Odoo is away every batch is lost.
+            self._next_status = min(self._next_status, self._last_status + LIVE_RESYNC_SECONDS)
+        if now >= self._next_status:
+            self._live_manager = manager
+            self._last_status = now
+            self._next_status = now + odoo["live_status_interval"]
+            self._next_summary = now + odoo["live_summary_interval"]
+            self.live_sender.clear_lost()
+            self.live.resync_wanted = False
+            self._live_action(manager, "QueueStatus", self.live.expect_status)
+        elif now >= self._next_summary:
+            self._next_summary = now + odoo["live_summary_interval"]
+            self._live_action(manager, "QueueSummary", self.live.expect_summary)
+
+    def _live_action(self, manager, action, expect):
+        """Send ``action`` with an ActionID the tracker expects; its events come
+        through the dispatch thread."""
+        self._live_actions += 1
+        action_id = f"pbx-live-{self._live_actions}"
+        expect(action_id)
+        try:
+            response = manager.send_action(
+                {"Action": action, "ActionID": action_id}, timeout=self.ami["ping_timeout"]
+            )
+        except ManagerException as exc:
+            _logger.warning("AMI %s failed: %s", action, exc)
+            return
+        if response.get_header("Response") != "Success":
+            _logger.warning(
+                "AMI %s refused: %s (is app_queue loaded, may the AMI user read it?)",
+                action,
+                response.get_header("Message"),
+            )
 
     def _housekeeping(self):
         """Retry calls the spool refused; close calls silent for stale_seconds."""
@@ -268,6 +337,9 @@ class Listener:
         if self.ringing is not None:
             for ringing in self.ringing.feed(event.ami):
                 self.ringing_sender.send(ringing)  # never blocks
+        if self.live is not None:
+            for live in self.live.feed(event.ami):
+                self.live_sender.send(live)  # never blocks
         if calls:
             self._spool_calls(calls)
 

@@ -7,8 +7,13 @@ ActionID echoed; ``Error`` on a wrong secret), ``Ping`` (``Ping: Pong``) and
 a successful login streams the captured messages. It can be told to drop
 connections (now, or when the stream reaches a given message), to stop
 answering Pings, to pace the stream, and to hold a response back (an action
-header ``Delay: SECONDS``) so responses arrive out of order.
-:class:`FakeOriginateAmiServer` answers ``Originate`` too (click to dial).
+header ``Delay: SECONDS``) so responses arrive out of order. It answers
+``QueueStatus`` and ``QueueSummary`` as Asterisk does (``Response: Success``,
+then ``QueueParams``/``QueueMember``/``QueueEntry`` or ``QueueSummary``
+events carrying the ActionID, then ``QueueStatusComplete`` or
+``QueueSummaryComplete``) from the ``queues`` it is given, which a test may
+change while it runs. :class:`FakeOriginateAmiServer` answers ``Originate``
+too (click to dial).
 
 By default the stream position is shared: a client that reconnects gets the
 messages after the last one sent, as if none were lost while it was away.
@@ -152,6 +157,7 @@ class FakeAmiServer:
         close_at_end=False,
         per_connection=False,
         banner=BANNER,
+        queues=None,
     ):
         self.messages = list(messages)
         self._ends = list(itertools.accumulate(len(m) for m in self.messages))
@@ -163,6 +169,8 @@ class FakeAmiServer:
         self.close_at_end = close_at_end
         self.per_connection = per_connection
         self.banner = banner
+        # {queue name: {"members": [{header: value}], "callers": [{header: value}]}}
+        self.queues = queues if queues is not None else {}
         self.actions = []
         self.connections = 0
         self.logins = 0
@@ -204,6 +212,14 @@ class FakeAmiServer:
         for connection in live:
             self.note("hangup", connection)
             connection.close()
+
+    def push(self, messages):
+        """Send ``messages`` (wire bytes, one per message) at once to every
+        logged-in connection, as events happening now; how many got them."""
+        with self._lock:
+            live = [connection for connection in self._live if connection.streaming]
+        data = b"".join(messages)
+        return sum(1 for connection in live if connection.send(data))
 
     def note(self, what, connection):
         with self._changed:
@@ -279,6 +295,11 @@ class FakeAmiServer:
             reply.append(("Timestamp", f"{time.time():.6f}"))
         elif name == "logoff":
             reply = [("Response", "Goodbye"), *headers, ("Message", "Thanks for all the fish.")]
+        elif name in ("queuestatus", "queuesummary"):
+            reply = [("Response", "Success"), *headers, ("EventList", "start")]
+            reply.append(
+                ("Message", f"Queue {'status' if name == 'queuestatus' else 'summary'} will follow")
+            )
         else:
             reply = [("Response", "Error"), *headers, ("Message", "Invalid/unknown command")]
         data = "".join(f"{key}: {value}\r\n" for key, value in reply).encode() + b"\r\n"
@@ -289,6 +310,10 @@ class FakeAmiServer:
             timer.start()
         else:
             connection.send(data)
+        if name == "queuestatus":
+            connection.send(self._queue_status(headers))
+        elif name == "queuesummary":
+            connection.send(self._queue_summary(headers))
         if name == "logoff":
             connection.close(graceful=True)
         elif name == "login" and reply[0][1] == "Success" and not connection.streaming:
@@ -296,6 +321,47 @@ class FakeAmiServer:
             self.note("login", connection)
             self._notify(logins=1)
             self._spawn(self._stream, f"fake-ami-stream-{connection.number}", connection)
+
+    # -- queues --------------------------------------------------------------
+
+    def _queue_status(self, headers):
+        """The events that answer a QueueStatus: each queue's parameters, members
+        and callers, then QueueStatusComplete; each carries the ActionID."""
+        events = []
+        with self._lock:
+            queues = {name: dict(queue) for name, queue in self.queues.items()}
+        for name, queue in queues.items():
+            members, callers = queue.get("members", []), queue.get("callers", [])
+            params = {"Queue": name, "Max": "0", "Strategy": "ringall"}
+            params.update(Calls=str(len(callers)), Holdtime="0", TalkTime="0", Completed="0")
+            params.update(Abandoned="0", ServiceLevel="20", ServicelevelPerf="0.0", Weight="0")
+            events.append([("Event", "QueueParams"), *headers, *params.items()])
+            for member in members:
+                events.append(
+                    [("Event", "QueueMember"), *headers, ("Queue", name), *member.items()]
+                )
+            for position, caller in enumerate(callers, 1):
+                entry = [("Queue", name), ("Position", str(position)), *caller.items()]
+                events.append([("Event", "QueueEntry"), *headers, *entry])
+        complete = [("EventList", "Complete"), ("ListItems", str(len(events)))]
+        events.append([("Event", "QueueStatusComplete"), *headers, *complete])
+        return b"".join(_encode(event) for event in events)
+
+    def _queue_summary(self, headers):
+        """The events that answer a QueueSummary: one per queue, then QueueSummaryComplete."""
+        events = []
+        with self._lock:
+            queues = {name: dict(queue) for name, queue in self.queues.items()}
+        for name, queue in queues.items():
+            members, callers = queue.get("members", []), queue.get("callers", [])
+            available = sum(1 for m in members if m.get("Status") == "1" and m.get("Paused") != "1")
+            summary = {"Queue": name, "LoggedIn": str(len(members)), "Available": str(available)}
+            summary.update(Callers=str(len(callers)), HoldTime="0", TalkTime="0")
+            summary["LongestHoldTime"] = "0"
+            events.append([("Event", "QueueSummary"), *headers, *summary.items()])
+        complete = [("EventList", "Complete"), ("ListItems", str(len(events)))]
+        events.append([("Event", "QueueSummaryComplete"), *headers, *complete])
+        return b"".join(_encode(event) for event in events)
 
     # -- streaming ---------------------------------------------------------
 
@@ -340,6 +406,10 @@ class FakeAmiServer:
             if point >= start:
                 return min(stop, point)
         return stop
+
+
+def _encode(pairs):
+    return "".join(f"{key}: {value}\r\n" for key, value in pairs).encode() + b"\r\n"
 
 
 class FakeOriginateAmiServer(FakeAmiServer):

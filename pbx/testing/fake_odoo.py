@@ -21,6 +21,8 @@ class FakeOdoo:
     ``reject`` ids are answered ``rejected``; ``bad`` ids make the whole
     batch a 400; batches above ``max_batch`` get 413. ``down()``/``up()``
     stop and restart listening on the same port (connection refused between).
+    Live events posted to ``.../live`` are kept in ``live``, one list per
+    request (answered 200, or ``live_status`` when that is set).
     """
 
     def __init__(self, token=TOKEN, pbx_id=PBX_ID):
@@ -35,6 +37,8 @@ class FakeOdoo:
         self.reject = set()
         self.bad = set()
         self.max_batch = None
+        self.live = []
+        self.live_status = None
         self.lock = threading.Lock()
         self.port = 0
         self.server = None
@@ -71,6 +75,8 @@ class FakeOdoo:
         with self.lock:
             self.headers.append(dict(request.headers))
             self.paths.append(request.path)
+        if request.path == f"/phone_call_accounting/pbx/{self.pbx_id}/live":
+            return self.handle_live(request, body)
         if request.path.partition("?")[0] != path:
             return self.answer(request, 404, {"error": "not found"}, 0)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -98,6 +104,21 @@ class FakeOdoo:
         if self.slow:
             time.sleep(self.slow)
         return self.answer(request, 200, {"results": results}, len(calls))
+
+    def handle_live(self, request, body):
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self.answer(request, 401, {"error": "invalid token"}, 0)
+        events = json.loads(body)["events"]
+        if self.live_status:
+            return self.answer(request, self.live_status, {"error": "scripted"}, len(events))
+        with self.lock:
+            self.live.append(events)
+        return self.answer(request, 200, {"result": "applied", "events": len(events)}, len(events))
+
+    def live_events(self):
+        """Every live event received, in order."""
+        with self.lock:
+            return [event for batch in self.live for event in batch]
 
     def answer(self, request, status, data, count):
         with self.lock:
