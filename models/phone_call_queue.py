@@ -37,9 +37,12 @@ class PhoneCall(models.Model):
         readonly=True,
         check_company=True,
     )
+    # No aggregator: the calls' grouped lists total only what the roll-up keeps
+    # (Reporting's queue measures sum and average the waits).
     queue_wait_seconds = fields.Integer(
         string="Queue Wait",
         readonly=True,
+        aggregator=False,
         help="Seconds from entering the queue to an agent answering, or to leaving "
         "unanswered; the total over the queues of a call that went through several.",
     )

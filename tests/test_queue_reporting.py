@@ -1,4 +1,6 @@
+import importlib.util
 import random
+from pathlib import Path
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
@@ -555,3 +557,43 @@ class TestQueueCreatedConcurrently(TransactionCase):
             calls = env["phone.call"].search([("source", "=", self.source)])
             self.assertEqual(len(calls), WORKERS * 4)
             self.assertEqual(calls.queue_id, queues)
+
+
+def _pre_migration():
+    path = Path(__file__).parent.parent / "migrations" / "19.0.1.4.0" / "pre-queue-columns.py"
+    spec = importlib.util.spec_from_file_location("pca_pre_migrate_queue_columns", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@tagged("post_install", "-at_install")
+class TestQueueColumnsUpgrade(TransactionCase):
+    """19.0.1.4.0: the queue columns exist before the ORM looks, so that an upgrade
+    computes nothing over the calls already stored."""
+
+    def queue_columns(self):
+        self.env.cr.execute(
+            "SELECT column_name, udt_name FROM information_schema.columns"
+            " WHERE table_name = 'phone_call' AND column_name LIKE 'queue%%'"
+        )
+        return dict(self.env.cr.fetchall())
+
+    def test_upgrade_makes_the_columns_the_fields_expect(self):
+        migration = _pre_migration()
+        expected = self.queue_columns()
+        self.assertEqual(expected, dict(migration.COLUMNS), "the columns the ORM made")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "ALTER TABLE phone_call "
+            + ", ".join(f"DROP COLUMN {column} CASCADE" for column, _type in migration.COLUMNS)
+        )  # the report's view goes with them; its init() makes it again
+        self.assertEqual(self.queue_columns(), {})
+        migration.migrate(self.env.cr, "19.0.1.3.0")
+        self.assertEqual(self.queue_columns(), expected)
+        migration.migrate(self.env.cr, "19.0.1.3.0")  # again: nothing to do
+        migration.migrate(self.env.cr, None)  # a new database: the ORM makes them
+        self.assertEqual(self.queue_columns(), expected)
+        self.env["phone.call.report"].init()
+        self.env["phone.call.daily"].init()
+        self.assertEqual(self.env["phone.call.report"].search_count([]), 0)
