@@ -50,7 +50,25 @@ TARGETS = {
     "pivot": 300.0,
     "count": 20.0,
     "tab": 20.0,
+    "queue_month": 300.0,
 }
+# The bench's call queues: 80 % of the incoming calls queue in one of them.
+QUEUES = ("bench-support", "bench-sales", "bench-billing")
+# The queue measures the grouped reads ask for (Reporting > Queues and Service Level).
+QUEUE_AGGREGATES = [
+    "__count",
+    "queue_offered_count:sum",
+    "queue_answered_count:sum",
+    "queue_answered_in_time_count:sum",
+    "queue_abandoned_count:sum",
+    "queue_short_abandon_count:sum",
+    "queue_timeout_count:sum",
+    "queue_service_level:avg",
+    "queue_asterisk_service_level:avg",
+    "queue_answer_speed_avg:avg",
+    "queue_abandon_rate:avg",
+    "queue_wait_avg:avg",
+]
 
 
 def parse_args(argv=None):
@@ -68,8 +86,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
         "--figures",
-        default="redelivery,ingest,reads,client",
-        help="comma-separated subset of: redelivery, ingest, reads, client",
+        default="redelivery,ingest,reads,client,queues",
+        help="comma-separated subset of: redelivery, ingest, reads, client, queues",
     )
     return common.complete_odoo_arguments(parser.parse_args(argv))
 
@@ -93,6 +111,7 @@ class ScaleBench(Bench):
         if last_partner - first_partner + 1 != count or count < partners:
             raise RuntimeError("generated partners' ids are not one run: rebuild the database")
         company = self.env.company.id
+        queues = self.queue_ids()
         customer = self.env.ref(f"{MODULE}.phone_client_type_customer").id
         users = self.env["res.users"].search([("phone_extension", "in", EXTENSIONS)])
         user_ids = [users.filtered(lambda u, e=e: u.phone_extension == e).id for e in EXTENSIONS]
@@ -122,8 +141,19 @@ class ScaleBench(Bench):
                                 WHEN abs(h / 1000) %% 10 < 7
                                 THEN %(first_partner)s + abs(h / 7) %% %(partners)s
                            END AS partner,
-                           (%(users)s::int[])[1 + abs(h / 100) %% 20] AS agent
+                           (%(users)s::int[])[1 + abs(h / 100) %% 20] AS agent,
+                           -- 80 %% of the incoming calls queue; waits of 0-89 s
+                           abs(h / 1000000) %% 90 AS wait
                       FROM g
+                ), q AS (
+                    SELECT c.*,
+                           CASE WHEN dir = 'incoming' AND abs(h / 10000) %% 10 < 8
+                                THEN (%(queues)s::int[])[1 + abs(h / 100000) %% 3] END AS queue,
+                           CASE WHEN st = 'answered' THEN 'answered'
+                                WHEN abs(h / 3) %% 10 < 6 THEN 'abandoned'
+                                WHEN abs(h / 3) %% 10 < 9 THEN 'timeout' ELSE 'other'
+                           END AS result
+                      FROM c
                 )
                 INSERT INTO phone_call (
                     source, external_id, company_id, call_start, call_end, call_date, call_time,
@@ -131,7 +161,9 @@ class ScaleBench(Bench):
                     client_type_id, extension, user_id, first_extension, forwarded, transferred,
                     ring_seconds, talk_seconds, duration_hours, cost, callback_state,
                     is_too_long, callback_scheduled, review_scheduled, analysis_state,
-                    recording_state, create_uid, write_uid, create_date, write_date
+                    recording_state, create_uid, write_uid, create_date, write_date,
+                    queue_id, queue_result, queue_wait_seconds, queue_position,
+                    queue_answered_in_time, queue_short_abandon
                 )
                 SELECT %(source)s, 'sql-' || n, %(company)s, start,
                        start + ((abs(h) %% 600) + 5) * interval '1 second',
@@ -154,8 +186,14 @@ class ScaleBench(Bench):
                        CASE WHEN dir = 'outgoing' AND st = 'answered'
                             THEN round((abs(h) %% 600) * 0.001, 2) END,
                        CASE WHEN st = 'missed' AND dir = 'incoming' THEN 'done' ELSE 'none' END,
-                       false, true, true, 'none', 'none', 1, 1, start, start
-                  FROM c
+                       false, true, true, 'none', 'none', 1, 1, start, start,
+                       queue, CASE WHEN queue IS NOT NULL THEN result END,
+                       CASE WHEN queue IS NOT NULL THEN wait ELSE 0 END,
+                       CASE WHEN queue IS NOT NULL THEN 1 + abs(h / 11) %% 8 ELSE 0 END,
+                       -- the bench queues' thresholds: T 20 s, short abandon 5 s
+                       queue IS NOT NULL AND result = 'answered' AND wait <= 20,
+                       queue IS NOT NULL AND result = 'abandoned' AND wait <= 5
+                  FROM q
                 """,
                 {
                     "low": low,
@@ -166,6 +204,7 @@ class ScaleBench(Bench):
                     "first_partner": first_partner,
                     "partners": partners,
                     "users": user_ids,
+                    "queues": queues,
                     "source": SQL_SOURCE,
                     "company": company,
                     "customer": customer,
@@ -179,6 +218,16 @@ class ScaleBench(Bench):
         self.env["phone.call.daily"]._fold_changes()
         cr.commit()
         self.vacuum_analyze("phone_call", "phone_call_daily_total")
+
+    def queue_ids(self):
+        """The bench's queues (the company's, without a PBX), made once, in QUEUES order."""
+        Queue = self.env["phone.queue"]
+        found = {q.name: q.id for q in Queue.search([("name", "in", QUEUES)])}
+        for name in QUEUES:
+            if name not in found:
+                found[name] = Queue.create({"name": name}).id
+        self.cr.commit()
+        return [found[name] for name in QUEUES]
 
     def index_name(self, table, column):
         """Indexes leading with ``column`` (composite ones included)."""
@@ -485,6 +534,63 @@ class ScaleBench(Bench):
         )
         self.cr.rollback()
 
+    def figure_queues(self):
+        """Reporting > Queues and Service Level at scale: the queue measures of the last
+        30 days by day (through the roll-up), per queue and day, and what reads the calls."""
+        Report = self.env["phone.call.report"].with_user(self.agent).with_context(tz=TZ)
+        slow_report = Report.with_context(phone_rollup=False)
+        today = self.odoo.fields.Date.context_today(Report)
+        month = [("call_date", ">=", today - timedelta(days=29)), ("queue_id", "!=", False)]
+        self.cr.execute(
+            "SELECT count(*) FROM phone_call WHERE call_date >= %s AND queue_id IS NOT NULL",
+            [month[0][2]],
+        )
+        queued = self.cr.fetchone()[0]
+        self.timed_pair(
+            f"Q1. Queue measures, last 30 days by day ({queued:,} queued calls)",
+            "queue_month",
+            lambda: Report.formatted_read_group(month, ["call_date:day"], QUEUE_AGGREGATES),
+            lambda: slow_report.formatted_read_group(month, ["call_date:day"], QUEUE_AGGREGATES),
+            "same over the per-call view",
+        )
+        sets = [[], ["queue_id"], ["call_date:day"], ["queue_id", "call_date:day"]]
+        self.timed_pair(
+            "Q2. Queues pivot: per queue x day with totals, last 30 days",
+            "queue_month",
+            lambda: Report.formatted_read_grouping_sets(month, sets, QUEUE_AGGREGATES),
+            lambda: slow_report.formatted_read_grouping_sets(month, sets, QUEUE_AGGREGATES),
+            "same over the per-call view",
+        )
+        self.timed_pair(
+            "Q3. Queue measures per agent, last 30 days",
+            "queue_month",
+            lambda: Report.formatted_read_group(month, ["user_id"], QUEUE_AGGREGATES),
+            lambda: slow_report.formatted_read_group(month, ["user_id"], QUEUE_AGGREGATES),
+            "same over the per-call view",
+        )
+        # What the roll-up does not answer: the hour of day, the longest wait.
+        for label, groupby, aggregates in (
+            ("Q4. (info) by hour of day, last 30 days (reads the calls)", ["call_hour"],
+             QUEUE_AGGREGATES),
+            ("Q5. (info) longest wait per queue, last 30 days (reads the calls)", ["queue_id"],
+             ["queue_wait_max:max"]),
+        ):  # fmt: skip
+            times = self.repeat(
+                lambda g=groupby, a=aggregates: Report.formatted_read_group(month, g, a),
+                max(3, self.args.reps // 3),
+                warmup=1,
+            )
+            self.add_row(
+                label,
+                "info",
+                f"p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms",
+                "",
+                "",
+                "",
+                "info",
+            )
+        self.cr.rollback()
+
     def figure_client(self):
         heavy = self.env["res.partner"].search([("ref", "=", HEAVY_REF)], limit=1)
         partner = heavy.with_user(self.agent)
@@ -568,6 +674,8 @@ def main():
                 bench.figure_reads()
             if "client" in figures:
                 bench.figure_client()
+            if "queues" in figures:
+                bench.figure_queues()
             cr.rollback()
             bench.print_table(
                 f"phone_call_accounting at scale, {time.strftime('%Y-%m-%d %H:%M %Z')}, "

@@ -74,6 +74,15 @@ class PhoneCall(models.Model):
         help="Abandoned after waiting at most the queue's short-abandon threshold.",
     )
 
+    # Reporting's queue figures by hour of day, and the longest wait, read the calls
+    # (the roll-up is by day, and keeps no maximum): a month of queued calls is read
+    # from this index alone (at 10M calls: 140 ms instead of 400, bench/README.md).
+    _queue_report_idx = models.Index(
+        "(call_date) INCLUDE (company_id, call_time, queue_id, queue_result,"
+        " queue_wait_seconds, queue_answered_in_time, queue_short_abandon)"
+        " WHERE queue_id IS NOT NULL"
+    )
+
     @api.depends("queue_id", "queue_result", "queue_wait_seconds")
     def _compute_queue_thresholds(self):
         for call in self:
