@@ -11,6 +11,7 @@ from . import (
     phone_call_picture,
     phone_call_queue,
     phone_call_recording,
+    phone_call_repeat,
     phone_call_rollup,
     phone_client_type,
     phone_keyword,

@@ -84,8 +84,20 @@ class ResCompany(models.Model):
         "something close. Always: every keyword heard again is flagged.",
     )
 
+    phone_repeat_days = fields.Integer(
+        string="Repeat Call Window (days)",
+        default=7,
+        required=True,
+        help="An answered incoming call is resolved at first contact unless the same number "
+        "calls again within this many days; that later call is a repeat.",
+    )
+
     _phone_long_call_minutes_positive = models.Constraint(
         "CHECK(phone_long_call_minutes >= 0)", "The long call threshold cannot be negative."
+    )
+
+    _phone_repeat_days_positive = models.Constraint(
+        "CHECK(phone_repeat_days >= 1)", "The repeat call window is at least one day."
     )
 
     def _phone_country_code(self):
@@ -158,6 +170,8 @@ class ResCompany(models.Model):
         result = super().write(vals)
         if _PHONE_SETTINGS & set(vals):
             self.env.registry.clear_cache()
+        if "phone_repeat_days" in vals:
+            self.env["phone.call"].sudo()._repeat_recompute_companies(self)
         return result
 
     @api.model

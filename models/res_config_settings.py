@@ -31,6 +31,7 @@ class ResConfigSettings(models.TransientModel):
     phone_long_silence_seconds = fields.Integer(
         related="company_id.phone_long_silence_seconds", readonly=False
     )
+    phone_repeat_days = fields.Integer(related="company_id.phone_repeat_days", readonly=False)
     phone_transcription = fields.Boolean(related="company_id.phone_transcription", readonly=False)
     phone_transcription_backend = fields.Selection(
         related="company_id.phone_transcription_backend", readonly=False

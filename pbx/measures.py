@@ -347,6 +347,23 @@ MEASURES = (
         where=QUEUED,
         help="The longest wait of an offered call (read from the calls).",
     ),
+    # Repeat callers (models/phone_call_repeat.py keeps both flags on the call).
+    Count(
+        "repeat_count",
+        "Repeat Calls",
+        "{row}.repeat_call IS TRUE",
+        help="Incoming calls from a number whose earlier incoming call was answered at most "
+        "N days before (Settings).",
+    ),
+    Rate(
+        "first_contact_rate",
+        "First-Contact Resolution",
+        "{row}.first_contact_resolved IS TRUE",
+        among=f"{INCOMING} AND {ANSWERED} AND {{row}}.client_number IS NOT NULL",
+        stored_as=("first_contact_resolved_count", "first_contact_answered_count"),
+        help="Answered incoming calls whose number did not call again within N days (Settings), "
+        "out of the answered incoming calls with a number.",
+    ),
 )
 
 

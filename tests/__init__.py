@@ -24,6 +24,7 @@ from . import (
     test_pbx_form,
     test_queue_reporting,
     test_recordings,
+    test_repeat_callers,
     test_reporting,
     test_ringing,
     test_rollup,
