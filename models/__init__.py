@@ -18,6 +18,7 @@ from . import (
     phone_pbx,
     phone_pbx_dial,
     phone_pbx_live,
+    phone_pbx_queue_log,
     phone_pbx_ringing,
     phone_queue,
     phone_queue_caller,

@@ -22,6 +22,7 @@ from . import (
     test_migration,
     test_partner_matching,
     test_pbx_form,
+    test_pbx_queue_log,
     test_queue_reporting,
     test_recordings,
     test_repeat_callers,
