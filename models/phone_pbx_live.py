@@ -5,6 +5,7 @@ from psycopg2 import errors
 
 from odoo import fields, models
 from odoo.exceptions import ConcurrencyError
+from odoo.orm.environments import Transaction
 from odoo.tools import SQL
 
 from ..pbx import live
@@ -145,16 +146,29 @@ class PhonePbx(models.Model):
         or call and extension, guarded by its time: an event older than what a
         row shows changes nothing, so batches arriving out of order through
         several workers end in the same state. The batches of one PBX are
-        applied one at a time (an advisory lock); a row another batch changed
-        after this transaction's snapshot makes Odoo run the request again.
+        applied one at a time: this transaction waits for the PBX's advisory
+        lock, then applies them in a transaction of its own begun once it holds
+        the lock, whose snapshot sees everything the previous holders committed
+        (this request's own snapshot was taken before the wait). So batches of
+        one PBX never conflict, however many workers and servers take them.
         Returns ``{"result": "applied", "events": n, "applied": {type: n}}``.
         """
+        self.ensure_one()
+        concurrency.lock_keys(self.env.cr, [f"phone.live:{self.id}"])
+        registry = self.env.registry
+        with registry.cursor() as cr:
+            # The registry is this one: no look-up by name (it waits for the
+            # registry lock, which a server loading modules holds).
+            cr.transaction = Transaction(registry)
+            return self.with_env(self.env(cr=cr))._live_apply(events)
+
+    def _live_apply(self, events):
+        """The body of :meth:`_live_receive`, in its own transaction."""
         self.ensure_one()
         now = fields.Datetime.now()
         queues = self.env["phone.queue"]._queues_for(
             live.queue_names(events), self.company_id, self
         )
-        concurrency.lock_keys(self.env.cr, [f"phone.live:{self.id}"])
         for model in ("phone.queue.caller", "phone.queue.member", "phone.call.live"):
             self.env[model].flush_model()
         base = {"pbx": self.id, "company": self.company_id.id, "uid": self.env.uid, "now": now}
