@@ -355,14 +355,20 @@ class PhoneCall(models.Model):
         known = ["+31205550101", "+31305550202", "+31612345678", "+4930901820"]
         unknown = ["+31201234567", "+31104567890", "+32470123456", "+442079460123"]
         now = fields.Datetime.now().replace(tzinfo=ZoneInfo("UTC"))
-        calls = demo.demo_calls(now, known, unknown, ["101", "102", "103"])
+        extensions = ["101", "102", "103"]
+        calls = demo.demo_calls(now, known, unknown, extensions)
         recorded = demo.recorded_calls(now, known)
-        results = pbx._ingest(calls + recorded)
+        # A day of the support queue, today in the company's time zone.
+        zone = pbx.company_id._phone_timezone()
+        today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        queued = demo.queue_calls(now, today, known, extensions)
+        results = pbx._ingest(calls + recorded + queued)
         rejected = [r for r in results if r["result"] == "rejected"]
         if rejected:
             _logger.warning("Demo calls rejected: %s", rejected)
         self.sudo()._long_calls_to_review()._schedule_long_call_review()
-        for item, result in zip(recorded, results[len(calls) :], strict=True):
+        recorded_results = results[len(calls) : len(calls) + len(recorded)]
+        for item, result in zip(recorded, recorded_results, strict=True):
             call = self.sudo().browse(result["call_id"])
             if call and not call.recording_downloaded:
                 call._store_recording(demo.recording(item["recording"]))

@@ -103,6 +103,72 @@ def recorded_calls(now, known_numbers):
     return calls
 
 
+# A day of a support queue (T 20 s, short abandons up to 5 s): how callers
+# left it, as (count a day, queue result, lowest and highest wait in seconds).
+QUEUE_NAME = "support"
+QUEUE_TRAFFIC = (
+    (22, "answered", 2, 20),  # within T
+    (6, "answered", 21, 95),  # over T
+    (3, "abandoned", 1, 5),  # short abandons: not counted against the queue
+    (4, "abandoned", 6, 140),
+    (2, "timeout", 120, 120),  # the queue's time limit
+    (1, "other", 4, 30),  # left with a key, or the queue was empty
+)
+
+
+def queue_calls(now, since, clients, extensions, days=7, seed=23):
+    """Incoming calls through the demo queue: a day of traffic today, between
+    ``since`` (today's start in the company's zone) and ``now`` (aware UTC),
+    and a smaller one on each of the ``days - 1`` days before; every way out
+    of the queue (:data:`QUEUE_TRAFFIC`) each day.
+
+    One caller in ten is one of the demo's ``clients``; the others come from
+    three hundred mobile numbers (06-1 to 06-5), so that some call again
+    within the week and most do not, as in a real queue (first-contact
+    resolution)."""
+    rng = random.Random(seed)
+    callers = [f"+316{n}" for n in rng.sample(range(10_000_000, 60_000_000), 300)]
+    calls = []
+    for day in range(days):
+        kinds = [
+            (result, low, high)
+            for count, result, low, high in QUEUE_TRAFFIC
+            for _ in range(count if day == 0 else max(1, count // 2))
+        ]
+        rng.shuffle(kinds)
+        if day == 0:
+            first = max(since, now - timedelta(hours=10))
+            span = max((now - timedelta(minutes=2) - first).total_seconds(), 60)
+        else:
+            first = (now - timedelta(days=day)).replace(hour=7, minute=0, second=0, microsecond=0)
+            span = 10 * 3600
+        for index, (result, low, high) in enumerate(kinds):
+            wait = rng.randint(low, high)
+            start = first + timedelta(seconds=span * (index + rng.random()) / len(kinds))
+            answered = result == "answered"
+            extension = rng.choice(extensions)
+            calls.append(
+                {
+                    "external_id": f"demo-queue-{day}-{index}",
+                    "direction": "incoming",
+                    "status": "answered" if answered else "missed",
+                    "from_number": rng.choice(clients if rng.random() < 0.1 else callers),
+                    "to_number": COMPANY_NUMBER,
+                    "extension": extension if answered else "",
+                    "first_extension": extension,
+                    "start": start.isoformat(),
+                    "ring_seconds": min(wait, rng.randint(2, 12)),
+                    "talk_seconds": rng.randint(40, 600) if answered else 0,
+                    "hangup_cause": "16",
+                    "queue": QUEUE_NAME,
+                    "queue_wait_seconds": wait,
+                    "queue_result": result,
+                    "queue_position": rng.randint(1, 4),
+                }
+            )
+    return calls
+
+
 def recording(name):
     """The shipped recording ``name`` as a :class:`~pbx.recordings.Recording`."""
     return check_audio((RECORDINGS_DIR / name).read_bytes(), name)

@@ -10,6 +10,7 @@ from . import (
     test_configuration,
     test_cost,
     test_demo,
+    test_demo_queue,
     test_dial,
     test_fuzz,
     test_graph_colors,
