@@ -44,7 +44,6 @@ class PhonePbx(models.Model):
         "/var/log/asterisk). A rotated file is read from its start.",
     )
     queue_log_table = fields.Char(
-        string="Queue Log Table",
         default="queue_log",
         help="The realtime queue_log table in the CDR database (schema.table allowed).",
     )
