@@ -115,6 +115,10 @@ def _make_menu_data(env):
                 "start": start.isoformat() + "+00:00",
                 "ring_seconds": 4,
                 "talk_seconds": 65,
+                "queue": "support",
+                "queue_result": "answered",
+                "queue_wait_seconds": 12,
+                "queue_position": 1,
             },
             {
                 "external_id": "menus-2",
@@ -124,6 +128,11 @@ def _make_menu_data(env):
                 "to_number": "+31207940100",
                 "start": (start + timedelta(minutes=1)).isoformat() + "+00:00",
                 "ring_seconds": 20,
+                # The To Call Back form shows its Queue group.
+                "queue": "support",
+                "queue_result": "abandoned",
+                "queue_wait_seconds": 20,
+                "queue_position": 2,
             },
             {
                 "external_id": "menus-3",
