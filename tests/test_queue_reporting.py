@@ -292,6 +292,26 @@ class TestQueueMeasures(PhoneCase):
         )[0]
         self.assertTrue(self.Call.browse(call["call_id"]).queue_answered_in_time)
 
+    def test_the_queues_report_opens_on_the_queued_calls(self):
+        action = self.env.ref("phone_call_accounting.phone_call_report_action_queue")
+        self.assertEqual(action.view_mode, "pivot,graph")
+        self.assertIn("'search_default_queued': 1", action.context)
+        views = self.Report.get_views([(v.view_id.id, v.view_mode) for v in action.view_ids])
+        pivot, graph = views["views"]["pivot"]["arch"], views["views"]["graph"]["arch"]
+        self.assertIn('name="queue_id" type="row"', pivot)
+        # Shares read as percentages, seconds as h:mm:ss, wherever a measure is offered.
+        for arch in (pivot, graph):
+            for share in ("queue_service_level", "queue_abandon_rate"):
+                self.assertRegex(arch, rf'name="{share}"[^>]*widget="phone_share"')
+            for seconds in ("queue_answer_speed_avg", "queue_wait_avg"):
+                self.assertRegex(arch, rf'name="{seconds}"[^>]*widget="phone_duration"')
+        # The longest wait reads the calls: offered, not opened with.
+        self.assertRegex(pivot, r'name="queue_wait_max" widget="phone_duration"')
+        self.assertNotRegex(pivot, r'name="queue_wait_max"[^>]*type="measure"')
+        search = self.Report.get_views([(False, "search")])["views"]["search"]["arch"]
+        for name in ('name="queued"', 'name="group_queue"', 'name="group_hour"'):
+            self.assertIn(name, search)
+
     def test_definitions_are_the_measures(self):
         """Every queue measure is defined once in pbx/measures.py and the report offers it."""
         defined = {m.name for m in measures.MEASURES}
