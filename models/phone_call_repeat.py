@@ -18,8 +18,9 @@ takes, in one consistent order:
 1. a share lock on its company's row: a change of N (an UPDATE of that row)
    waits for the ingestions in flight, and one committed after this
    transaction's snapshot fails this lock (serialization failure);
-2. a transaction advisory lock per (company, number), in the order of their
-   keys: concurrent deliveries of one number run this section one at a time;
+2. a transaction advisory lock per (company, number) (numbers share 1,024
+   locks), in the order of their keys: concurrent deliveries of one number
+   run this section one at a time;
 3. a write of the number's row in ``phone_call_repeat_number``: when another
    transaction wrote it after this one's snapshot (it delivered calls of the
    number and committed), PostgreSQL refuses the write.
@@ -51,6 +52,11 @@ NUMBERS_VERSION = "phone_call_repeat_number_version"
 # Advisory lock class of the repeat-caller locks (two-key form: apart from the
 # single-key locks of the calls' delivery).
 LOCK_CLASS = 0x70637270  # "pcrp"
+# Numbers share this many locks (a power of 2): a batch of thousands of numbers
+# takes at most this many of the server's shared lock slots
+# (max_locks_per_transaction x max_connections); two numbers of one lock only
+# wait for each other.
+LOCK_BUCKETS = 1024
 # The columns the flags are computed from.
 BASE_FIELDS = ("company_id", "client_number", "direction", "status", "call_start")
 FLAGS = ("repeat_call", "first_contact_resolved")
@@ -61,6 +67,10 @@ SETTLE = "phone_call_repeat_settle"
 SETTLE_CLASS = LOCK_CLASS + 1  # a number's settling, one at a time
 SETTLE_COMPANY_CLASS = LOCK_CLASS + 2  # a company's whole settling, alone
 SETTLE_TRIES = 5
+# A change of N sets the flags of a company with more incoming calls than this
+# by chunks of numbers in the scheduled action, not in the request.
+SYNC_CALLS = 200_000
+CHUNK_NUMBERS = 2000
 
 _logger = logging.getLogger(__name__)
 
@@ -204,9 +214,10 @@ class PhoneCall(models.Model):
                 cr.execute(
                     SQL(
                         "SELECT pg_advisory_xact_lock(%s, k) FROM ("
-                        " SELECT DISTINCT hashtext(c::text || ':' || n) AS k"
+                        " SELECT DISTINCT hashtext(c::text || ':' || n) & %s AS k"
                         " FROM unnest(%s::int[], %s::varchar[]) AS t(c, n) ORDER BY k) AS keys",
                         LOCK_CLASS,
+                        LOCK_BUCKETS - 1,
                         company_ids,
                         numbers,
                     )
@@ -276,9 +287,10 @@ class PhoneCall(models.Model):
         cr.execute(
             SQL(
                 "SELECT pg_advisory_xact_lock(%s, k) FROM ("
-                " SELECT DISTINCT hashtext(c::text || ':' || n) AS k"
+                " SELECT DISTINCT hashtext(c::text || ':' || n) & %s AS k"
                 " FROM unnest(%s::int[], %s::varchar[]) AS t(c, n) ORDER BY k) AS keys",
                 SETTLE_CLASS,
+                LOCK_BUCKETS - 1,
                 [company_id for company_id, _number in others],
                 [number for _company_id, number in others],
             )
@@ -345,6 +357,12 @@ class PhoneCall(models.Model):
         companies.flush_recordset(["phone_repeat_days"])
         written = self.env.cr.precommit.data.get(WRITTEN, set())
         for company in companies.sorted("id"):
+            if self._repeat_is_large(company):
+                # Minutes of work at millions of calls: the scheduled action
+                # does it by chunks of numbers, each in its own transaction.
+                self.env["ir.config_parameter"].sudo().set_param(_resume_key(company), " ")
+                self.env.ref("phone_call_accounting.ir_cron_phone_repeat_recompute")._trigger()
+                continue
             own = sorted(number for company_id, number in written if company_id == company.id)
             summary = SQL(
                 "SELECT count(*), COALESCE(sum(version), 0) FROM %s"
@@ -371,6 +389,57 @@ class PhoneCall(models.Model):
                     stale = True
             if stale:
                 self._repeat_settle_after_commit(companies=[company.id])
+
+    @api.model
+    def _repeat_is_large(self, company):
+        """Whether ``company`` has more incoming calls than are set again at once."""
+        self.flush_model(BASE_FIELDS)
+        return bool(
+            self.env.execute_query(
+                SQL(
+                    "SELECT 1 FROM phone_call WHERE company_id = %s AND direction = 'incoming'"
+                    " AND client_number IS NOT NULL OFFSET %s LIMIT 1",
+                    company.id,
+                    SYNC_CALLS,
+                )
+            )
+        )
+
+    @api.model
+    def _cron_repeat_recompute(self):
+        """Set the flags again for the companies whose N changed while they had
+        too many calls to do it at once: their numbers in order, by chunks,
+        committing each; an interrupted run resumes after the last chunk done."""
+        params = self.env["ir.config_parameter"].sudo()
+        for company in self.env["res.company"].sudo().search([]):
+            key = _resume_key(company)
+            after = params.get_param(key)
+            while after:
+                rows = self.env.execute_query(
+                    SQL(
+                        "SELECT DISTINCT client_number FROM phone_call WHERE company_id = %s"
+                        " AND direction = 'incoming' AND client_number IS NOT NULL"
+                        " AND client_number > %s ORDER BY client_number LIMIT %s",
+                        company.id,
+                        after.strip(),
+                        CHUNK_NUMBERS,
+                    )
+                )
+                if not rows:
+                    params.set_param(key, False)
+                    self.env["ir.cron"]._commit_progress(remaining=0)
+                    break
+                self._repeat_refresh({(company.id, number) for (number,) in rows})
+                after = rows[-1][0]
+                params.set_param(key, after)
+                if not self.env["ir.cron"]._commit_progress(len(rows), remaining=1):
+                    return
+
+
+def _resume_key(company):
+    """The system parameter holding where the scheduled action goes on for
+    ``company`` (a space: from the first number; none: nothing to do)."""
+    return f"phone_call_accounting.repeat_recompute_after.{company.id}"
 
 
 def _numbers_scope(keys):

@@ -2,12 +2,14 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, tagged
 
+from ..models import phone_call_repeat
 from . import test_concurrency
-from .common import PhoneCase
+from .common import PhoneCase, no_cron_commits
 
 # Its workers, borrowed (importing the class would run its tests here too).
 RACES = test_concurrency.TestConcurrentDeliveries
@@ -111,6 +113,35 @@ class TestRepeatCallers(PhoneCase):
         self.assertEqual(self.flags(a | b), [(False, True), (False, True)])
         self.company.phone_repeat_days = 3
         self.assertEqual(self.flags(a | b), [(False, False), (True, True)])
+
+    def test_a_large_company_changes_n_by_chunks_in_the_scheduled_action(self):
+        """Past SYNC_CALLS incoming calls the request leaves it to the cron, which
+        goes through the numbers in order, a chunk a transaction."""
+        calls = self.deliver(
+            *(
+                self.call(start=at(day), from_number=f"+3120555{n:04d}")
+                for n in range(5)
+                for day in (0, 3)
+            )
+        )
+        self.assertEqual(set(self.flags(calls)), {(False, False), (True, True)})
+        no_cron_commits(self)
+        with (
+            patch.object(phone_call_repeat, "SYNC_CALLS", 3),
+            patch.object(phone_call_repeat, "CHUNK_NUMBERS", 2),
+        ):
+            self.company.phone_repeat_days = 2
+            self.assertEqual(set(self.flags(calls)), {(False, False), (True, True)}, "not yet")
+            cron = self.env.ref("phone_call_accounting.ir_cron_phone_repeat_recompute")
+            self.assertTrue(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]))
+            self.Call._cron_repeat_recompute()
+        self.assertEqual(set(self.flags(calls)), {(False, True)})
+        self.assertFalse(
+            self.env["ir.config_parameter"].get_param(
+                f"phone_call_accounting.repeat_recompute_after.{self.company.id}"
+            ),
+            "nothing left to do",
+        )
 
     def test_measures_per_agent_through_the_report_and_the_rollup(self):
         # Agent 201 answers three calls of the bakery within a week: the first two
