@@ -71,6 +71,7 @@ SETTLE_TRIES = 5
 # by chunks of numbers in the scheduled action, not in the request.
 SYNC_CALLS = 200_000
 CHUNK_NUMBERS = 2000
+RESUME_PREFIX = "phone_call_accounting.repeat_recompute_after."
 
 _logger = logging.getLogger(__name__)
 
@@ -411,7 +412,9 @@ class PhoneCall(models.Model):
         too many calls to do it at once: their numbers in order, by chunks,
         committing each; an interrupted run resumes after the last chunk done."""
         params = self.env["ir.config_parameter"].sudo()
-        for company in self.env["res.company"].sudo().search([]):
+        pending = params.search([("key", "=like", f"{RESUME_PREFIX}%")])
+        ids = [int(key[len(RESUME_PREFIX) :]) for key in pending.mapped("key")]
+        for company in self.env["res.company"].sudo().browse(sorted(ids)).exists():
             key = _resume_key(company)
             after = params.get_param(key)
             while after:
@@ -439,7 +442,7 @@ class PhoneCall(models.Model):
 def _resume_key(company):
     """The system parameter holding where the scheduled action goes on for
     ``company`` (a space: from the first number; none: nothing to do)."""
-    return f"phone_call_accounting.repeat_recompute_after.{company.id}"
+    return f"{RESUME_PREFIX}{company.id}"
 
 
 def _numbers_scope(keys):
