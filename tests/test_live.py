@@ -332,6 +332,31 @@ class TestLiveRoute(HttpCase):
         self.assertEqual(self.callers("sales").call_id, "other-queue")
         self.assertEqual(self.queue_board("empty")["waiting"], 0)
 
+    def test_a_snapshot_older_than_an_event_leaves_it(self):
+        """A snapshot taken before a caller joined (posted later, by another
+        worker) does not remove that caller, nor bring back one who left since."""
+        self.post(
+            {
+                "events": [
+                    {"type": "caller_join", "queue": "support", "call_id": "new", "at": at(5)},
+                    {"type": "caller_leave", "queue": "support", "call_id": "gone", "at": at(5)},
+                ]
+            }
+        )
+        old = {
+            "type": "snapshot",
+            "at": at(10),
+            "queues": [
+                {
+                    "queue": "support",
+                    "callers": [{"call_id": "gone", "at": at(60)}],
+                    "members": [],
+                }
+            ],
+        }
+        self.assertEqual(self.post({"events": [old]}).status_code, 200)
+        self.assertEqual(self.callers().mapped("call_id"), ["new"])
+
     @mute_logger("odoo.http")
     def test_wrong_secret_writes_nothing(self):
         body = {"events": [{"type": "caller_join", "queue": "support", "call_id": "x"}]}

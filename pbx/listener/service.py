@@ -114,6 +114,7 @@ class Listener:
         )
         self._live_actions = 0
         self._live_manager = None
+        self._live_refused = set()  # actions this connection refused: not asked again
         self._next_status = self._next_summary = self._last_status = 0.0
         self.manager = None
         self.connections = 0  # successful logins so far
@@ -283,6 +284,7 @@ class Listener:
         now = time.monotonic()
         if manager is not self._live_manager:
             self._next_status = now
+            self._live_refused = set()
         elif self.live.resync_wanted or self.live_sender.lost:
             # Soon, not at once: while Odoo is away every batch is lost.
             self._next_status = min(self._next_status, self._last_status + LIVE_RESYNC_SECONDS)
@@ -300,7 +302,10 @@ class Listener:
 
     def _live_action(self, manager, action, expect):
         """Send ``action`` with an ActionID the tracker expects; its events come
-        through the dispatch thread."""
+        through the dispatch thread. An action the PBX refuses (no app_queue,
+        a manager user without the class) is not asked again on this connection."""
+        if action in self._live_refused:
+            return
         self._live_actions += 1
         action_id = f"pbx-live-{self._live_actions}"
         expect(action_id)
@@ -312,6 +317,7 @@ class Listener:
             _logger.warning("AMI %s failed: %s", action, exc)
             return
         if response.get_header("Response") != "Success":
+            self._live_refused.add(action)
             _logger.warning(
                 "AMI %s refused: %s (is app_queue loaded, may the AMI user read it?)",
                 action,

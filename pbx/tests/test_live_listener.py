@@ -330,3 +330,36 @@ def test_listener_posts_a_snapshot_on_connect_then_live_events(tmp_path, odoo):
 def _wire(trace):
     data = trace.wire().decode()
     return [part + "\r\n\r\n" for part in data.split("\r\n\r\n") if part.strip()]
+
+
+class NoQueuesAmi(FakeAmiServer):
+    """An Asterisk without app_queue: QueueStatus and QueueSummary are unknown actions."""
+
+    def handle(self, connection, action):
+        if (action.get("Action") or "").lower() in ("queuestatus", "queuesummary"):
+            with self._changed:
+                self.actions.append((connection.number, action))
+            reply = (
+                f"Response: Error\r\nActionID: {action.get('ActionID')}\r\n"
+                "Message: Invalid/unknown command\r\n\r\n"
+            )
+            connection.send(reply.encode())
+            return
+        super().handle(connection, action)
+
+
+def test_a_pbx_without_queues_is_asked_once_per_connection(tmp_path, odoo):
+    server = NoQueuesAmi().start()
+    options = {"live": True, "live_status_interval": 0.2, "live_summary_interval": 0.1}
+    config = check_listen_config(listen_config(tmp_path, server.port, odoo.url, odoo=options))
+    listener = Listener(config).start()
+    try:
+        assert listener.wait_connected()
+        time.sleep(1.5)
+    finally:
+        listener.stop(delivery_seconds=1)
+        server.stop()
+    asked = [a.get("Action") for _, a in server.actions if a.get("Action") != "Ping"]
+    assert asked[:2] == ["Login", "QueueStatus"]
+    assert asked.count("QueueStatus") == 1 and asked.count("QueueSummary") <= 1
+    assert not odoo.live_events()
