@@ -121,8 +121,21 @@ class PhoneCall(models.Model):
         if new:
             # Calls registered before the flags existed get them, once every
             # model's columns (the companies' N) are there.
-            self.pool.post_init(self._repeat_recompute, SQL("TRUE"))
+            self.pool.post_init(self._repeat_after_upgrade)
         return result
+
+    def _repeat_after_upgrade(self):
+        """The flags of the calls registered before they existed: at once for a
+        small company, by the scheduled action for a large one (the upgrade
+        stays short; the action's record, made with this upgrade, runs soon)."""
+        params = self.env["ir.config_parameter"].sudo()
+        # A handful of companies at most: going through them all is the point.
+        companies = self.env["res.company"].sudo().with_context(active_test=False)
+        for company in companies.search([]):  # pylint: disable=no-search-all
+            if self._repeat_is_large(company):
+                params.set_param(_resume_key(company), " ")
+            else:
+                self._repeat_recompute(SQL("c.company_id = %s", company.id))
 
     # ------------------------------------------------------------------
     # Where the flags are set again

@@ -143,6 +143,25 @@ class TestRepeatCallers(PhoneCase):
             "nothing left to do",
         )
 
+    def test_an_upgrade_sets_the_flags_of_the_calls_already_there(self):
+        calls = self.deliver(self.call(start=at(0)), self.call(start=at(3)))
+        self.env.cr.execute(
+            "UPDATE phone_call SET repeat_call = NULL, first_contact_resolved = NULL"
+            " WHERE id = ANY(%s)",
+            [calls.ids],
+        )
+        self.Call.invalidate_model(["repeat_call", "first_contact_resolved"])
+        self.Call._repeat_after_upgrade()
+        self.assertEqual(self.flags(calls), [(False, False), (True, True)], "small: at once")
+        self.env.cr.execute("UPDATE phone_call SET repeat_call = NULL WHERE id = %s", [calls[1].id])
+        self.Call.invalidate_model(["repeat_call"])
+        with patch.object(phone_call_repeat, "SYNC_CALLS", 1):
+            self.Call._repeat_after_upgrade()
+            self.assertFalse(calls[1].repeat_call, "large: left to the scheduled action")
+            no_cron_commits(self)
+            self.Call._cron_repeat_recompute()
+        self.assertEqual(self.flags(calls), [(False, False), (True, True)])
+
     def test_measures_per_agent_through_the_report_and_the_rollup(self):
         # Agent 201 answers three calls of the bakery within a week: the first two
         # had a call after them; agent 202 answers the garage once and the bakery
