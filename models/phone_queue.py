@@ -1,3 +1,6 @@
+import functools
+import logging
+
 from psycopg2 import errors
 
 from odoo import api, fields, models
@@ -5,6 +8,8 @@ from odoo.exceptions import ConcurrencyError, ValidationError
 from odoo.tools import SQL
 
 from . import concurrency
+
+_logger = logging.getLogger(__name__)
 
 
 class PhoneQueue(models.Model):
@@ -81,8 +86,20 @@ class PhoneQueue(models.Model):
                 )
 
     def write(self, vals):
+        thresholds = {"service_level_seconds", "short_abandon_seconds"} & set(vals)
+        if thresholds:
+            # Ingestions in flight read the thresholds they hold a share lock on: wait
+            # for them; one that committed meanwhile is seen below and this starts again.
+            concurrency.lock_quietly(
+                self.env,
+                SQL(
+                    "SELECT id FROM phone_queue WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    self.ids,
+                ),
+                "queue used by a delivery",
+            )
         result = super().write(vals)
-        if {"service_level_seconds", "short_abandon_seconds"} & set(vals):
+        if thresholds:
             self._recompute_call_thresholds()
         return result
 
@@ -94,28 +111,17 @@ class PhoneQueue(models.Model):
         self.flush_recordset(["service_level_seconds", "short_abandon_seconds"])
         calls = self.env["phone.call"]
         calls.flush_model(["queue_id", "queue_result", "queue_wait_seconds"])
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE phone_call c
-                   SET queue_answered_in_time = n.in_time, queue_short_abandon = n.short
-                  FROM (
-                      SELECT c.id,
-                             %(in_time)s AS in_time,
-                             %(short)s AS short
-                        FROM phone_call c JOIN phone_queue q ON q.id = c.queue_id
-                       WHERE c.queue_id = ANY(%(queues)s)
-                  ) n
-                 WHERE c.id = n.id
-                   AND (c.queue_answered_in_time, c.queue_short_abandon)
-                       IS DISTINCT FROM (n.in_time, n.short)
-                """,
-                in_time=SQL(ANSWERED_IN_TIME_SQL),
-                short=SQL(SHORT_ABANDON_SQL),
-                queues=self.ids,
-            )
+        # A call a delivery changed after this snapshot: a retry, not a logged failure.
+        concurrency.lock_quietly(
+            self.env, _recompute_query(self.ids), "queue's calls changed concurrently"
         )
         calls.invalidate_model(["queue_answered_in_time", "queue_short_abandon"])
+        # A delivery that held these queues while this waited for them committed
+        # calls this transaction's snapshot does not show, counted with the old
+        # thresholds: once this commits, the same UPDATE again on a fresh snapshot.
+        self.env.cr.postcommit.add(
+            functools.partial(_recompute_after_commit, self.env.registry, tuple(self.ids))
+        )
 
     @api.model
     def _queues_for(self, names, company, pbx):
@@ -135,6 +141,18 @@ class PhoneQueue(models.Model):
         found = {
             q.name: q for q in queues.search_fetch([*domain, ("name", "in", names)], thresholds)
         }
+        if found:
+            # The thresholds just read decide the calls' two booleans: held until this
+            # transaction ends, so that a change of them waits for it (write()); one
+            # committed since this snapshot makes this delivery start again.
+            concurrency.lock_quietly(
+                self.env,
+                SQL(
+                    "SELECT id FROM phone_queue WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                    [q.id for q in found.values()],
+                ),
+                "queue thresholds changed concurrently",
+            )
         missing = [name for name in names if name not in found]
         if not missing:
             return found
@@ -188,6 +206,41 @@ SHORT_ABANDON_SQL = (
     "(c.queue_result = 'abandoned'"
     " AND COALESCE(c.queue_wait_seconds, 0) <= q.short_abandon_seconds)"
 )
+
+
+def _recompute_query(queue_ids):
+    """UPDATE the two booleans of the calls of ``queue_ids`` that their queue's
+    thresholds now decide otherwise (only those: the roll-up's trigger follows)."""
+    return SQL(
+        """
+        UPDATE phone_call c
+           SET queue_answered_in_time = n.in_time, queue_short_abandon = n.short
+          FROM (
+              SELECT c.id, %(in_time)s AS in_time, %(short)s AS short
+                FROM phone_call c JOIN phone_queue q ON q.id = c.queue_id
+               WHERE c.queue_id = ANY(%(queues)s)
+          ) n
+         WHERE c.id = n.id
+           AND (c.queue_answered_in_time, c.queue_short_abandon)
+               IS DISTINCT FROM (n.in_time, n.short)
+        RETURNING c.id
+        """,
+        in_time=SQL(ANSWERED_IN_TIME_SQL),
+        short=SQL(SHORT_ABANDON_SQL),
+        queues=list(queue_ids),
+    )
+
+
+def _recompute_after_commit(registry, queue_ids):
+    """The thresholds' UPDATE again once they are committed, in a transaction of its
+    own that reads committed rows statement by statement: the calls that deliveries
+    committed while the change waited for them get the new thresholds too."""
+    try:
+        with registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute(_recompute_query(queue_ids))
+    except Exception:  # after the commit: logged, the change itself stands
+        _logger.exception("Queue thresholds: recounting the calls after the commit failed")
 
 
 def answered_in_time(result, wait, queue):

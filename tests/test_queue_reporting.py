@@ -1,8 +1,12 @@
 import importlib.util
 import random
+import threading
+import time
 from pathlib import Path
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ConcurrencyError
+from odoo.orm.environments import Transaction
 from odoo.tests import TransactionCase, tagged
 
 from ..pbx import measures, rollup
@@ -617,3 +621,107 @@ class TestQueueColumnsUpgrade(TransactionCase):
         self.env["phone.call.report"].init()
         self.env["phone.call.daily"].init()
         self.assertEqual(self.env["phone.call.report"].search_count([]), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestQueueThresholdsConcurrently(TransactionCase):
+    """A change of a queue's thresholds and deliveries of its calls, each in a
+    transaction of its own that commits: no call keeps the old thresholds' booleans."""
+
+    def setUp(self):
+        super().setUp()
+        self.block = random.Random().randrange(100000, 999999)
+        self.name = f"thresholds-{self.block}"
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            pbx = env["phone.pbx"].create(
+                {"name": f"Thresholds PBX {self.block}", "kind": "webhook", "timezone": "UTC"}
+            )
+            self.pbx_id, self.source = pbx.id, pbx._source()
+            pbx._ingest([self.item("first")])
+            self.queue_id = env["phone.queue"].search([("name", "=", self.name)]).id
+        self.retries = []
+        self.addCleanup(self.clean_up)
+
+    def clean_up(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            calls = env["phone.call"].search([("source", "=", self.source)])
+            partners = calls.partner_id
+            calls.unlink()
+            partners.unlink()
+            env["phone.pbx"].browse(self.pbx_id).unlink()  # its queue goes with it
+
+    def item(self, external_id):
+        """An answered call that waited 15 s in the queue, from a number of its own."""
+        return {
+            "external_id": external_id,
+            "direction": "incoming",
+            "status": "answered",
+            "from_number": f"+3120{self.block}{len(external_id)}",
+            "start": DAY + "09:00:00Z",
+            "talk_seconds": 30,
+            "queue": self.name,
+            "queue_result": "answered",
+            "queue_wait_seconds": 15,
+        }
+
+    def env_of(self, cr):
+        cr.transaction = Transaction(self.registry)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def in_time(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            calls = env["phone.call"].search([("source", "=", self.source)])
+            return {call.external_id: call.queue_answered_in_time for call in calls}
+
+    def set_threshold(self, seconds, started=None, snapshot_taken=None):
+        """As a request does, started again on a concurrency error."""
+        for _attempt in range(5):
+            try:
+                with self.registry.cursor() as cr:
+                    env = self.env_of(cr)
+                    queue = env["phone.queue"].browse(self.queue_id)
+                    queue.read(["name"])  # the snapshot is taken here, as a request's is
+                    if snapshot_taken:
+                        snapshot_taken.set()
+                    if started:
+                        started.wait(timeout=30)
+                    queue.write({"service_level_seconds": seconds})
+                return
+            except ConcurrencyError:
+                self.retries.append(seconds)
+
+    def test_a_delivery_that_read_the_old_thresholds_starts_again(self):
+        with self.registry.cursor() as cr:
+            env = self.env_of(cr)
+            pbx = env["phone.pbx"].browse(self.pbx_id)
+            pbx.read(["name"])  # this delivery's snapshot: thresholds of 20 s
+            self.set_threshold(10)  # committed meanwhile
+            with self.assertRaises(ConcurrencyError):
+                pbx._ingest([self.item("late")])
+            cr.rollback()
+        # Its retry, on a fresh snapshot, counts with 10 s: 15 s is not within T.
+        with self.registry.cursor() as cr:
+            self.env_of(cr)["phone.pbx"].browse(self.pbx_id)._ingest([self.item("late")])
+        self.assertEqual(self.in_time(), {"first": False, "late": False})
+
+    def test_a_change_waiting_for_a_delivery_counts_its_calls_after_the_commit(self):
+        """The change took its snapshot before the delivery committed, so its own
+        UPDATE cannot see the delivery's call; the same UPDATE after its commit does."""
+        snapshot_taken, delivered = threading.Event(), threading.Event()
+        change = threading.Thread(target=self.set_threshold, args=(10, delivered, snapshot_taken))
+        with self.registry.cursor() as cr:
+            env = self.env_of(cr)
+            pbx = env["phone.pbx"].browse(self.pbx_id)
+            pbx.read(["name"])
+            change.start()
+            snapshot_taken.wait(timeout=30)
+            pbx._ingest([self.item("during")])  # 20 s: within T; holds the queue
+            delivered.set()
+            time.sleep(0.5)  # the change waits for the queue meanwhile
+        change.join(timeout=60)
+        self.assertFalse(change.is_alive())
+        self.assertEqual(self.retries, [], "the change was not started again: its commit counted")
+        self.assertEqual(self.in_time(), {"first": False, "during": False})
