@@ -1,7 +1,5 @@
 from odoo import fields, models
 
-from ..pbx.live import LEAVE_RESULTS
-
 
 class PhoneQueueCaller(models.Model):
     """A caller in a call queue now, as the PBX's live events tell (``phone_pbx_live``).
@@ -27,7 +25,15 @@ class PhoneQueueCaller(models.Model):
     position = fields.Integer(help="Position in the queue on joining it (1 = first in line).")
     joined_at = fields.Datetime(string="Waiting Since", required=True)
     left_at = fields.Datetime(string="Left", help="Empty while the caller waits.")
-    result = fields.Selection([(r, r.capitalize()) for r in LEAVE_RESULTS])
+    result = fields.Selection(
+        [
+            ("answered", "Answered"),
+            ("abandoned", "Abandoned"),
+            ("timeout", "Timeout"),
+            ("other", "Other"),
+        ],
+        help="How the caller left the queue.",
+    )
     event_at = fields.Datetime(
         string="Last Event", required=True, help="The time of the last event applied."
     )

@@ -69,7 +69,12 @@ class PhoneQueue(models.Model):
     _inherit = "phone.queue"
 
     member_ids = fields.One2many(
-        "phone.queue.member", "queue_id", string="Members Seen", readonly=True
+        "phone.queue.member",
+        "queue_id",
+        string="Members Seen",
+        readonly=True,
+        groups="phone_call_accounting.group_phone_manager",
+        context={"active_test": False},
     )
     caller_ids = fields.One2many(
         "phone.queue.caller",
@@ -77,6 +82,7 @@ class PhoneQueue(models.Model):
         string="Callers Waiting",
         domain=[("left_at", "=", False)],
         readonly=True,
+        groups="phone_call_accounting.group_phone_manager",
     )
 
     @api.model

@@ -324,9 +324,17 @@ class TestLiveRoute(HttpCase):
         queue = self.env["phone.queue"].search(
             [("name", "=", "support"), ("pbx_id", "=", self.pbx.id)]
         )
-        seen = queue.with_context(active_test=False).member_ids
+        seen = queue.member_ids
         self.assertEqual(sorted(seen.mapped("member")), ["PJSIP/201", "PJSIP/202", "PJSIP/299"])
-        self.assertEqual(sorted(queue.member_ids.mapped("member")), ["PJSIP/201", "PJSIP/202"])
+        self.assertEqual(
+            sorted(seen.filtered("active").mapped("member")), ["PJSIP/201", "PJSIP/202"]
+        )
+        # The queue's form shows them to managers; a Phone user reads the queue without them.
+        form = queue.with_user(self.manager).get_views([(False, "form")])["views"]["form"]
+        self.assertIn('name="member_ids"', form["arch"])
+        as_user = queue.with_user(self.agent)
+        self.assertEqual(as_user.read(["name"])[0]["name"], "support")
+        self.assertNotIn("member_ids", as_user.fields_get())
         self.assertEqual(queue.caller_ids, self.callers())
         # A queue the snapshot does not name keeps its state; a named empty one exists.
         self.assertEqual(self.callers("sales").call_id, "other-queue")
