@@ -138,15 +138,7 @@ class PhoneQueue(models.Model):
                     "target_service_level": queue.target_service_level,
                     "waiting": len(queue_callers),
                     "longest_since": _iso(queue_callers[0].joined_at) if queue_callers else False,
-                    "callers": [
-                        {
-                            "id": caller.id,
-                            "number": caller.number or "",
-                            "name": caller.name or "",
-                            "since": _iso(caller.joined_at),
-                        }
-                        for caller in queue_callers[:MAX_CALLERS_LISTED]
-                    ],
+                    "callers": queue._wallboard_callers(queue_callers[:MAX_CALLERS_LISTED]),
                     "agents": agents,
                     "members": [
                         {
@@ -211,6 +203,33 @@ class PhoneQueue(models.Model):
             "answer_speed_state": answer_speed_state(asa, self.service_level_seconds),
         }
 
+    def _wallboard_callers(self, callers):
+        """A queue's waiting callers as the calls list shows them: the number
+        as the company's country writes it, the client's name when the PBX
+        gave none."""
+        self.ensure_one()
+        country = (
+            self.pbx_id._country_code() if self.pbx_id else self.company_id._phone_country_code()
+        )
+        Partner = self.env["res.partner"]
+        classified = {
+            caller.id: numbers.classify(caller.number or "", country) for caller in callers
+        }
+        found = Partner._phone_match(Partner._phone_wanted(classified.values()), self.company_id)
+        rows = []
+        for caller in callers:
+            number = classified[caller.id]
+            partner = found.get(number.e164) if number.e164 else None
+            rows.append(
+                {
+                    "id": caller.id,
+                    "number": number.display_in(country),
+                    "name": caller.name or (partner.sudo().display_name if partner else ""),
+                    "since": _iso(caller.joined_at),
+                }
+            )
+        return rows
+
     @api.model
     def _wallboard_calls(self, companies):
         """The calls ringing or talking now: who (the agent) with whom, since when."""
@@ -262,7 +281,7 @@ class PhoneQueue(models.Model):
                 elif colleague:
                     partners[call_id] = colleague.sudo().name
                 elif number.kind == numbers.EXTERNAL:
-                    partners[call_id] = number.international
+                    partners[call_id] = number.display_in(country)
                 else:
                     partners[call_id] = number.raw or ""
         rows = []

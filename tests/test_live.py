@@ -35,6 +35,8 @@ class TestLiveRoute(HttpCase):
             cls.env, "live_agent", groups="phone_call_accounting.group_phone_user", name="Ann Agent"
         )
         cls.agent.phone_extension = "201"
+        # A client whose call waits unnamed by the PBX: the wallboard names it.
+        cls.env["res.partner"].create({"name": "Mobiel Klant", "phone": "06 12345678"})
 
     def post(self, body, token=None, headers=None, url=None):
         token = token if token is False else token or self.pbx.token
@@ -138,10 +140,12 @@ class TestLiveRoute(HttpCase):
 
         support = self.queue_board("support")
         self.assertEqual(support["waiting"], 2)
+        # As the calls list writes them (the company is Dutch); the PBX's name
+        # first, else the client's.
         self.assertEqual(
-            [c["number"] for c in support["callers"]], ["+31205550101", "+31612345678"]
+            [(c["number"], c["name"]) for c in support["callers"]],
+            [("020 555 0101", "Bakkerij Korst"), ("06 12345678", "Mobiel Klant")],
         )
-        self.assertEqual(support["callers"][0]["name"], "Bakkerij Korst")
         longest = datetime.fromisoformat(support["longest_since"])
         self.assertAlmostEqual((datetime.now(UTC) - longest).total_seconds(), 30, delta=5)
         self.assertEqual(
@@ -152,7 +156,7 @@ class TestLiveRoute(HttpCase):
         [call] = self.board()["calls"]
         self.assertEqual(
             (call["state"], call["extension"], call["agent"], call["other"], call["outgoing"]),
-            ("talking", "201", "Ann Agent", "+31 20 555 0199", False),
+            ("talking", "201", "Ann Agent", "020 555 0199", False),
         )
 
         # The first caller is answered, the second hangs up; the call ends.
