@@ -73,25 +73,30 @@ GROUPABLE_TYPES = (
 
 
 def _make_menu_users(env):
-    """A Phone manager who is Settings administrator, one who is not, and a Phone user."""
+    """A Phone manager who is Settings administrator, one who is not, and a Phone user,
+    in the company's zone (setup_company's): their Today is the calls' day, also
+    in the hour after midnight there, when UTC's date is still yesterday's."""
     return {
         "manager": new_test_user(
             env,
             "phone_menu_manager",
             groups="phone_call_accounting.group_phone_manager,base.group_system",
             name="Menu Manager",
+            tz="Europe/Amsterdam",
         ),
         "manager_no_system": new_test_user(
             env,
             "phone_menu_manager_nosys",
             groups="phone_call_accounting.group_phone_manager",
             name="Menu Manager Without Settings",
+            tz="Europe/Amsterdam",
         ),
         "user": new_test_user(
             env,
             "phone_menu_user",
             groups="phone_call_accounting.group_phone_user",
             name="Menu User",
+            tz="Europe/Amsterdam",
         ),
     }
 
