@@ -1,9 +1,8 @@
 from datetime import timedelta
 
-from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .common import setup_company
+from .common import recent_start, setup_company
 
 STATUSES = ("answered", "missed", "busy", "unknown", "failed")
 
@@ -14,10 +13,13 @@ class TestGraphColors(HttpCase):
 
     def test_graphs_colour_statuses_like_the_list(self):
         setup_company(self.env)
-        start = fields.Datetime.now() - timedelta(minutes=30)
+        # Today's calls for the admin too in the hour after midnight in Amsterdam.
+        self.env.ref("base.user_admin").tz = "Europe/Amsterdam"
+        start = recent_start(self.env, minutes_ago=30)
         calls = []
         for index, status in enumerate(STATUSES):
             for repeat in range(len(STATUSES) - index):
+                at = start + timedelta(seconds=20 * len(calls))
                 calls.append(
                     {
                         "external_id": f"colours-{status}-{repeat}",
@@ -26,7 +28,7 @@ class TestGraphColors(HttpCase):
                         "from_number": "+31205550101",
                         "to_number": "+31207940100",
                         "extension": "201",
-                        "start": (start + timedelta(minutes=len(calls))).isoformat() + "+00:00",
+                        "start": at.isoformat() + "+00:00",
                         "ring_seconds": 5,
                         "talk_seconds": 60 if status == "answered" else 0,
                     }
