@@ -63,6 +63,27 @@ class PullResult:
     errors: list[str] = field(default_factory=list)
 
 
+def connect_readonly(source, timezone, error, what):
+    """A read-only connection to a PBX's database (``source``: host, port,
+    dbname, user, password, connect_timeout) with its session in ``timezone``;
+    ``error`` saying ``what`` could not be reached."""
+    try:
+        connection = psycopg2.connect(
+            host=source.host or None,
+            port=source.port or None,
+            dbname=source.dbname,
+            user=source.user or None,
+            password=source.password or None,
+            connect_timeout=source.connect_timeout,
+            application_name="phone_call_accounting",
+            options=f"-c statement_timeout=60000 -c TimeZone={timezone}",
+        )
+    except psycopg2.Error as exc:
+        raise error(f"cannot connect to {what}: {exc}".strip()) from exc
+    connection.set_session(readonly=True, autocommit=False)
+    return connection
+
+
 @dataclass
 class CdrSource:
     host: str | None
@@ -74,21 +95,7 @@ class CdrSource:
     connect_timeout: int = 10
 
     def _connect(self, timezone):
-        try:
-            connection = psycopg2.connect(
-                host=self.host or None,
-                port=self.port or None,
-                dbname=self.dbname,
-                user=self.user or None,
-                password=self.password or None,
-                connect_timeout=self.connect_timeout,
-                application_name="phone_call_accounting",
-                options=f"-c statement_timeout=60000 -c TimeZone={timezone}",
-            )
-        except psycopg2.Error as exc:
-            raise CdrDatabaseError(f"cannot connect to the CDR database: {exc}".strip()) from exc
-        connection.set_session(readonly=True, autocommit=False)
-        return connection
+        return connect_readonly(self, timezone, CdrDatabaseError, "the CDR database")
 
     def pull(
         self,

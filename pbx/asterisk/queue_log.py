@@ -48,6 +48,7 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from ..ingest import QUEUE_RESULTS
+from .cdr_database import connect_readonly
 from .channels import clean_number, member_extension
 
 ANSWERED, ABANDONED, TIMEOUT, OTHER = QUEUE_RESULTS
@@ -425,21 +426,7 @@ class QueueLogSource:
     connect_timeout: int = 10
 
     def _connect(self, timezone):
-        try:
-            connection = psycopg2.connect(
-                host=self.host or None,
-                port=self.port or None,
-                dbname=self.dbname,
-                user=self.user or None,
-                password=self.password or None,
-                connect_timeout=self.connect_timeout,
-                application_name="phone_call_accounting",
-                options=f"-c statement_timeout=60000 -c TimeZone={timezone}",
-            )
-        except psycopg2.Error as exc:
-            raise QueueLogDatabaseError(f"cannot connect to the queue log database: {exc}") from exc
-        connection.set_session(readonly=True, autocommit=False)
-        return connection
+        return connect_readonly(self, timezone, QueueLogDatabaseError, "the queue log database")
 
     def pull(
         self,

@@ -17,16 +17,11 @@ Odoo never holds up the listener, and an event that cannot be queued is
 dropped (the next snapshot repairs what it would have told).
 """
 
-import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import OrderedDict, deque
 from datetime import UTC, datetime
-from http.client import HTTPException
-from urllib.parse import urlsplit
 
 from ..asterisk.channels import (
     PHONE,
@@ -37,6 +32,7 @@ from ..asterisk.channels import (
     extension_of,
     looks_dialable,
 )
+from .ringing import post_best_effort
 
 _logger = logging.getLogger(__name__)
 
@@ -560,34 +556,8 @@ def post_live(url, pbx_id, token, events, timeout=DEFAULT_TIMEOUT, opener=None):
 
     Never raises for network trouble: live events are best effort.
     """
-    endpoint = live_url(url, pbx_id)
-    if opener is None:
-        handlers = []
-        if urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
-            handlers.append(urllib.request.ProxyHandler({}))
-        opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(
-        endpoint,
-        data=json.dumps({"events": events}, ensure_ascii=False).encode("utf-8"),
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        },
-    )
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:300]
-        exc.close()
-        _logger.warning("Odoo refused %d live events: HTTP %s %s", len(events), exc.code, detail)
-        return exc.code
-    except (urllib.error.URLError, OSError, HTTPException) as exc:
-        _logger.debug("Live events not delivered: %s", exc)
-        return None
+    what = f"{len(events)} live events"
+    return post_best_effort(live_url(url, pbx_id), token, {"events": events}, what, timeout, opener)
 
 
 class LiveSender:

@@ -111,7 +111,16 @@ def post_ringing(url, pbx_id, token, event, timeout=DEFAULT_TIMEOUT, opener=None
 
     Never raises for network trouble: a ringing pop-up is best effort.
     """
-    endpoint = ringing_url(url, pbx_id)
+    return post_best_effort(
+        ringing_url(url, pbx_id), token, event, "a ringing event", timeout, opener
+    )
+
+
+def post_best_effort(endpoint, token, body, what, timeout=DEFAULT_TIMEOUT, opener=None):
+    """POST ``body`` as JSON to an Odoo route of a PBX; the HTTP status (None:
+    no answer). Never raises for network trouble: what the listener posts
+    beside the calls (ringing, live events) is best effort; ``what`` names it
+    in the log."""
     if opener is None:
         handlers = []
         if urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
@@ -119,7 +128,7 @@ def post_ringing(url, pbx_id, token, event, timeout=DEFAULT_TIMEOUT, opener=None
         opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(
         endpoint,
-        data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
+        data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
         method="POST",
         headers={
             "Authorization": f"Bearer {token}",
@@ -132,11 +141,12 @@ def post_ringing(url, pbx_id, token, event, timeout=DEFAULT_TIMEOUT, opener=None
             response.read()
             return response.status
     except urllib.error.HTTPError as exc:
+        detail = exc.read()[:300]
         exc.close()
-        _logger.warning("Odoo refused a ringing event: HTTP %s", exc.code)
+        _logger.warning("Odoo refused %s: HTTP %s %s", what, exc.code, detail)
         return exc.code
     except (urllib.error.URLError, OSError, HTTPException) as exc:
-        _logger.debug("Ringing event not delivered: %s", exc)
+        _logger.debug("%s not delivered: %s", what, exc)
         return None
 
 
