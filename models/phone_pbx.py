@@ -6,12 +6,13 @@ from datetime import timedelta
 from psycopg2 import errors
 
 from odoo import api, fields, models
-from odoo.exceptions import MissingError, UserError, ValidationError
+from odoo.exceptions import ConcurrencyError, MissingError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..pbx import recordings, vendors, webhooks
 from ..pbx.analysis import transcribe
 from ..pbx.asterisk import cdr_database
+from . import concurrency
 from .choices import engine_selection, language_selection
 
 _logger = logging.getLogger(__name__)
@@ -214,6 +215,37 @@ class PhonePbx(models.Model):
         self._touch_last_sync()
         return self.env["phone.call"]._ingest_calls(items, pbx=self)
 
+    def _lock_for_pull(self, skip_locked=False):
+        """Take the PBX's row before reading one of its sources (CDR database,
+        queue log) and ingesting what it gained; whether this transaction holds it.
+
+        Two readers must not take the same rows. And the reader writes its
+        position on the row at the end, while a delivery from this PBX may hold
+        the row (:meth:`_touch_last_sync`) as it waits for the locks ingesting
+        takes (callers, calls): a reader holding those and then waiting for the
+        row would close a deadlock. So the row comes first. With
+        ``skip_locked`` (crons of several servers) a row another transaction
+        holds, or changed since this one's snapshot, is left: False. Otherwise
+        this waits for the row; a change since the snapshot is a
+        ConcurrencyError, which Odoo retries on a fresh snapshot.
+        """
+        self.ensure_one()
+        if not skip_locked:
+            concurrency.lock_rows_quietly(self, "PBX read concurrently")
+            return True
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM phone_pbx WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
+                        self.id,
+                    ),
+                    log_exceptions=False,
+                )
+                return bool(self.env.cr.fetchall())
+        except errors.SerializationFailure:
+            return False
+
     def _touch_last_sync(self):
         """Note the delivery, at most once a minute and never at the price of a
         delivery: concurrent requests of one PBX skip the row another holds,
@@ -373,20 +405,29 @@ class PhonePbx(models.Model):
 
     @api.model
     def _cron_pull_cdr_databases(self):
+        """Pull every CDR database. Several servers' crons (or a click on Pull
+        Now) pull each PBX once: one that another is pulling is skipped."""
         for pbx in self.search([("kind", "=", "cdr_database")]):
             try:
-                pbx._pull_cdr_database()
+                with self.env.cr.savepoint():
+                    pbx._pull_cdr_database(skip_locked=True)
             except cdr_database.CdrDatabaseError as exc:
                 # Keep the watermark: the next run retries from the same point.
                 _logger.warning("CDR pull of PBX %s failed: %s", pbx.name, exc)
                 pbx.last_error = str(exc)
+            except ConcurrencyError as exc:
+                _logger.info("CDR pull of PBX %s left for the next run: %s", pbx.name, exc)
             self.env["ir.cron"]._commit_progress(1)
 
-    def _pull_cdr_database(self, limit=5000):
-        """Pull the rows that ended after the watermark and ingest their calls."""
+    def _pull_cdr_database(self, limit=5000, skip_locked=False):
+        """Pull the rows that ended after the watermark and ingest their calls;
+        their results, or None when ``skip_locked`` and another transaction is
+        pulling (:meth:`_lock_for_pull`)."""
         self.ensure_one()
         if not self.cdr_db_host and not self.cdr_db_name:
             raise UserError(self.env._("Set the CDR database of %s first.", self.name))
+        if not self._lock_for_pull(skip_locked):
+            return None
         source = cdr_database.CdrSource(
             host=self.cdr_db_host,
             port=self.cdr_db_port,

@@ -1,11 +1,8 @@
 import logging
 from datetime import timedelta
 
-from psycopg2 import errors
-
 from odoo import api, fields, models
 from odoo.exceptions import ConcurrencyError, UserError
-from odoo.tools import SQL
 
 from ..pbx.asterisk import queue_log
 
@@ -108,21 +105,19 @@ class PhonePbx(models.Model):
     def _pull_queue_log(self, skip_locked=False):
         """Read what the queue log gained and ingest its calls; their results.
 
-        The PBX's row is locked first, so that two readers never take the
-        same lines. For the cron (``skip_locked``), a PBX another transaction
-        is reading (or read since this one began) is left alone, and a log
-        that cannot be read is noted on the PBX (None both times); otherwise
-        both are a UserError. Position and watermark stay when nothing was read.
+        The PBX's row is locked first (:meth:`_lock_for_pull`), so that two
+        readers never take the same lines. For the cron (``skip_locked``), a
+        PBX another transaction is reading (or read since this one began) is
+        left alone, and a log that cannot be read is noted on the PBX (None
+        both times); otherwise this waits for the other reader, and a log that
+        cannot be read is a UserError. Position and watermark stay when
+        nothing was read.
         """
         self.ensure_one()
         if self.queue_log_source == "none":
             raise UserError(self.env._("Choose where %s's queue log is read from.", self.name))
-        if not self._lock_for_queue_log():
-            if skip_locked:
-                return None
-            raise UserError(
-                self.env._("The queue log of %s is being read right now; try again.", self.name)
-            )
+        if not self._lock_for_pull(skip_locked):
+            return None
         try:
             if self.queue_log_source == "file":
                 return self._pull_queue_log_file()
@@ -133,23 +128,6 @@ class PhonePbx(models.Model):
             _logger.warning("Queue log of PBX %s not read: %s", self.name, exc)
             self.queue_log_error = str(exc)
             return None
-
-    def _lock_for_queue_log(self):
-        """Whether this transaction now holds the PBX's row: False when another
-        holds it, or changed it after this transaction's snapshot (it read the
-        log: the position this one sees is stale)."""
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        "SELECT id FROM phone_pbx WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                        self.id,
-                    ),
-                    log_exceptions=False,
-                )
-                return bool(self.env.cr.fetchall())
-        except errors.SerializationFailure:
-            return False
 
     def _pull_queue_log_file(self):
         if not self.queue_log_path:

@@ -12,6 +12,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from ..models import concurrency
 from .test_cdr_database import FREEPBX_CDR, connect
 
 WORKERS = 8
@@ -158,8 +159,8 @@ class TestConcurrentDeliveries(TransactionCase):
             self.assertEqual(len(calls), 1)
             self.assertEqual(self.partners(env), calls.partner_id, "no orphan partner")
 
-    def test_cdr_pulls_and_webhooks_at_once_share_one_partner_per_number(self):
-        """Two servers' crons pull one CDR database while webhooks bring the same callers."""
+    def make_cdr_pbx(self):
+        """A CDR-database PBX whose database holds one answered call from each number."""
         cdr_db = f"pca_cdr_race_{self.block}"
         with closing(connect("postgres")) as admin:
             admin.autocommit = True
@@ -201,6 +202,88 @@ class TestConcurrentDeliveries(TransactionCase):
             )
             cdr_pbx_id, cdr_source = cdr_pbx.id, cdr_pbx._source()
         self.addCleanup(self.clean_up_pbx, cdr_pbx_id, cdr_source)
+        return cdr_pbx_id, cdr_source
+
+    def test_a_pull_takes_its_pbx_before_the_callers_it_delivers(self):
+        """The deadlock two servers met: a delivery from the CDR database's PBX
+        holds the PBX's row (its last-sync note) and waits for a caller's lock,
+        while a pull holding that caller waits for the row to write its
+        watermark. The pull waits for the row before it takes any lock."""
+        cdr_pbx_id, _cdr_source = self.make_cdr_pbx()
+        pulled, retried, failed, pids = [], [], [], []
+
+        def pull():
+            for _attempt in range(MAX_TRIES):
+                try:
+                    with self.registry.cursor() as cr:
+                        cr.transaction = Transaction(self.registry)
+                        cr.execute("SELECT pg_backend_pid()")
+                        pids.append(cr.fetchone()[0])
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        pulled.extend(env["phone.pbx"].browse(cdr_pbx_id)._pull_cdr_database())
+                    return
+                except (ConcurrencyError, *PG_CONCURRENCY_EXCEPTIONS_TO_RETRY) as exc:
+                    retried.append(repr(exc))
+                except Exception as exc:  # noqa: BLE001 - reported by the test below
+                    failed.append(repr(exc))
+                    return
+
+        puller = threading.Thread(target=pull)
+        with self.registry.cursor() as delivery:
+            env = api.Environment(delivery, SUPERUSER_ID, {})
+            pbx = env["phone.pbx"].browse(cdr_pbx_id)
+            pbx._touch_last_sync()
+            self.assertTrue(pbx.last_sync, "the delivery holds the PBX's row")
+            puller.start()
+            waiting = self.wait_for_lock(pids)
+            delivery.execute(
+                "SELECT locktype FROM pg_locks WHERE pid = %s AND granted"
+                " AND locktype = 'advisory'",
+                [waiting],
+            )
+            self.assertFalse(delivery.fetchall(), "the pull waits for the row holding no lock")
+            delivery.execute("SET LOCAL lock_timeout = '10s'")
+            concurrency.lock_keys(delivery, [f"phone.partner:{self.number(n)}" for n in range(10)])
+        puller.join(timeout=60)
+        self.assertFalse(puller.is_alive(), "the pull hung")
+        self.assertFalse(failed)
+        self.assertEqual(sorted(r["result"] for r in pulled), ["created"] * 10)
+
+    def test_a_cron_leaves_the_pbx_another_server_is_pulling(self):
+        cdr_pbx_id, _cdr_source = self.make_cdr_pbx()
+        with self.registry.cursor() as other:
+            env = api.Environment(other, SUPERUSER_ID, {})
+            self.assertTrue(env["phone.pbx"].browse(cdr_pbx_id)._lock_for_pull())
+            with self.registry.cursor() as cr:
+                cr.transaction = Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                pbx = env["phone.pbx"].browse(cdr_pbx_id)
+                self.assertIsNone(pbx._pull_cdr_database(skip_locked=True))
+                self.assertFalse(pbx.cdr_watermark, "nothing taken, nothing moved")
+        with self.registry.cursor() as cr:
+            cr.transaction = Transaction(self.registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            results = env["phone.pbx"].browse(cdr_pbx_id)._pull_cdr_database(skip_locked=True)
+            self.assertEqual([r["result"] for r in results], ["created"] * 10, "the next run")
+
+    def wait_for_lock(self, pids):
+        """The pid of the first transaction of ``pids`` once it waits for a lock."""
+        with self.registry.cursor() as cr:
+            for _poll in range(600):
+                if pids:
+                    cr.execute(
+                        "SELECT 1 FROM pg_stat_activity"
+                        " WHERE pid = %s AND wait_event_type = 'Lock'",
+                        [pids[0]],
+                    )
+                    if cr.fetchall():
+                        return pids[0]
+                time.sleep(0.05)
+        self.fail("the pull never waited for the PBX's row")
+
+    def test_cdr_pulls_and_webhooks_at_once_share_one_partner_per_number(self):
+        """Two servers' crons pull one CDR database while webhooks bring the same callers."""
+        cdr_pbx_id, cdr_source = self.make_cdr_pbx()
 
         def pull(env):
             return env["phone.pbx"].browse(cdr_pbx_id)._pull_cdr_database()
