@@ -498,7 +498,9 @@ class SpeechServer:
         with self._backends_lock:
             backend = self._backends.get(key)
             if backend is None:
-                backend = transcribe.get_backend(engine)
+                backend = transcribe.get_backend(
+                    engine, **transcribe.job_options(engine, self.jobs)
+                )
                 self._backends[key] = backend
             return backend
 

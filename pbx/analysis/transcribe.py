@@ -307,6 +307,22 @@ _ALIASES = {
 }
 
 
+def job_options(name: str | None, jobs: int) -> dict:
+    """The options that let engine ``name`` run ``jobs`` transcriptions at once
+    on one loaded model, for :func:`get_backend`. Only Whisper needs telling:
+    CTranslate2 queues its callers unless given workers (which share the
+    weights); Vosk and PocketSphinx make a recogniser per call."""
+    key = (name or "").strip().lower()
+    key = _ALIASES.get(key, key)
+    if jobs <= 1:
+        return {}
+    if key == "whisper":
+        return {"num_workers": jobs}
+    if key == "auto":
+        return {"engines": {"whisper": {"num_workers": jobs}}}
+    return {}
+
+
 def register_backend(name: str, factory: Factory) -> None:
     """Make ``factory`` (a callable returning a :class:`Transcriber`) available as ``name``."""
     key = name.strip().lower()

@@ -20,7 +20,10 @@ A loaded model is kept per process (:data:`_MODELS`, keyed by folder and
 options): an Odoo worker loads it on its first call, not on every call.
 It runs int8 on the CPU with ``cpu_threads`` threads (option, else
 ``PBX_SPEECH_THREADS``, else 1: every Odoo worker is a process of its own,
-more threads per worker would fight over the same cores).
+more threads per worker would fight over the same cores), and transcribes
+``num_workers`` recordings at once (1 in an Odoo worker; the speech process
+asks for one per job: CTranslate2 otherwise queues its callers, and its
+workers share the one copy of the weights).
 """
 
 from __future__ import annotations
@@ -175,6 +178,7 @@ class WhisperBackend(Transcriber):
         self,
         model: str | os.PathLike | None = None,
         cpu_threads: int | None = None,
+        num_workers: int = 1,
         compute_type: str = "int8",
         beam_size: int = 5,
         vad_filter: bool = False,
@@ -193,6 +197,7 @@ class WhisperBackend(Transcriber):
         self.model = model
         self.cache = Path(cache) if cache else None
         self.cpu_threads = _threads(cpu_threads)
+        self.num_workers = max(1, int(num_workers))
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.vad_filter = vad_filter
@@ -223,7 +228,7 @@ class WhisperBackend(Transcriber):
 
     def _model(self):
         folder = _resolve(self.model, self.cache, join=True)
-        key = (str(folder), "cpu", self.compute_type, self.cpu_threads)
+        key = (str(folder), "cpu", self.compute_type, self.cpu_threads, self.num_workers)
         with _LOCK:
             loaded = _MODELS.get(key)
             if loaded is None:
@@ -234,7 +239,7 @@ class WhisperBackend(Transcriber):
                         device="cpu",
                         compute_type=self.compute_type,
                         cpu_threads=self.cpu_threads,
-                        num_workers=1,
+                        num_workers=self.num_workers,
                         local_files_only=True,
                     )
                 except (RuntimeError, ValueError, OSError) as error:

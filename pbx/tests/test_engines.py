@@ -110,6 +110,20 @@ def test_whisper_model_loaded_once_per_process(whisper_backend, model_cache):
     assert other.cpu_threads == 2  # another key: would be loaded apart
 
 
+def test_whisper_runs_a_transcription_per_job_on_one_model(whisper_backend, model_cache):
+    """The speech process's jobs each get a CTranslate2 worker; an Odoo worker one."""
+    assert whisper_backend._model().model.num_workers == 1
+    assert transcribe.job_options("whisper", 1) == {}
+    jobs = get_backend(
+        "whisper", model="base", cache=model_cache, **transcribe.job_options("whisper", 2)
+    )
+    assert jobs._model().model.num_workers == 2
+    assert jobs._model() is not whisper_backend._model()
+    auto = get_backend("auto", **transcribe.job_options("default", 2))
+    assert auto.engines == {"whisper": {"num_workers": 2}}
+    assert transcribe.job_options("vosk", 2) == {}  # a recogniser per call already
+
+
 def test_vosk_korean_hangul_transcript_and_keyword_offset(vosk_backend, work):
     hello = speech.speak(HELLO_KO, work / "hello_ko.wav", voice="ko", wpm=150)
     path = speech.speak(REFUND_KO, work / "refund_ko.wav", voice="ko", wpm=150)

@@ -321,6 +321,15 @@ def test_concurrent_requests_are_answered_side_by_side(run_dir, control, tmp_pat
         assert second_start < first_end
 
 
+def test_the_process_asks_whisper_for_as_many_workers_as_jobs(tmp_path):
+    pytest.importorskip("faster_whisper")
+    with server_in_thread(tmp_path / "two", jobs=2) as server:
+        assert server._backend("whisper").num_workers == 2
+        assert server._backend("auto").engines["whisper"]["num_workers"] == 2
+    with server_in_thread(tmp_path / "one", jobs=1) as server:
+        assert server._backend("whisper").num_workers == 1
+
+
 def test_a_crash_mid_request_restarts_the_process_and_the_call_is_answered(
     run_dir, control, tmp_path
 ):
