@@ -12,6 +12,7 @@ from . import (
     phone_call_queue,
     phone_call_recording,
     phone_call_repeat,
+    phone_call_repeat_settle,
     phone_call_rollup,
     phone_client_type,
     phone_keyword,

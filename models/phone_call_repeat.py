@@ -30,18 +30,14 @@ they are (later deliveries will see these): the flags are set there, exact at
 commit. When one fails, the delivery is not retried (eight workers delivering
 one number at once would run out of tries): the flags are set right after
 its commit instead, in a READ COMMITTED transaction of their own that takes
-a lock per number and sees every committed call (``_repeat_settle``); the last
-settling of a number sees the last delivery. A change of N does the same.
+a lock per number and sees every committed call (``_repeat_settle``, in
+phone_call_repeat_settle.py); the last settling of a number sees the last
+delivery. A change of N does the same.
 """
-
-import logging
-import random
-import time
 
 from psycopg2 import errors
 
-from odoo import SUPERUSER_ID, api, fields, models, sql_db
-from odoo.orm.environments import Transaction
+from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import column_exists
 
@@ -62,18 +58,11 @@ BASE_FIELDS = ("company_id", "client_number", "direction", "status", "call_start
 FLAGS = ("repeat_call", "first_contact_resolved")
 # The numbers' rows this transaction wrote (kept until it ends, in the cursor's data).
 WRITTEN = "phone_call_repeat_written"
-# What to set once the transaction committed (the cursor's post-commit data).
-SETTLE = "phone_call_repeat_settle"
-SETTLE_CLASS = LOCK_CLASS + 1  # a number's settling, one at a time
-SETTLE_COMPANY_CLASS = LOCK_CLASS + 2  # a company's whole settling, alone
-SETTLE_TRIES = 5
 # A change of N sets the flags of a company with more incoming calls than this
 # by chunks of numbers in the scheduled action, not in the request.
 SYNC_CALLS = 200_000
 CHUNK_NUMBERS = 2000
 RESUME_PREFIX = "phone_call_accounting.repeat_recompute_after."
-
-_logger = logging.getLogger(__name__)
 
 
 class PhoneCall(models.Model):
@@ -259,62 +248,6 @@ class PhoneCall(models.Model):
         return True
 
     @api.model
-    def _repeat_settle_after_commit(self, keys=(), companies=()):
-        """Set the flags of the numbers ``keys`` (of every number of ``companies``)
-        once this transaction committed, in a transaction of their own that sees
-        every committed call (see _repeat_settle)."""
-        cr = self.env.cr
-        pending = cr.postcommit.data.setdefault(SETTLE, {"keys": set(), "companies": set()})
-        if not pending["keys"] and not pending["companies"]:
-            registry = self.env.registry
-
-            @cr.postcommit.add
-            def settle():
-                _settle(registry, pending["keys"], pending["companies"])
-
-        pending["keys"].update(keys)
-        pending["companies"].update(companies)
-
-    @api.model
-    def _repeat_settle(self, keys, companies):
-        """The flags of ``keys`` and of every number of ``companies``, in a READ
-        COMMITTED transaction that ran nothing else: each statement sees every
-        call committed when it starts. The settlings of one number run one at a
-        time (a company's whole one alone), so the last one sees every call."""
-        cr = self.env.cr
-        others = sorted(key for key in keys if key[0] not in companies)
-        cr.execute(
-            SQL(
-                "SELECT pg_advisory_xact_lock(%s, c) FROM unnest(%s::int[]) AS c ORDER BY c",
-                SETTLE_COMPANY_CLASS,
-                sorted(companies),
-            )
-        )
-        cr.execute(
-            SQL(
-                "SELECT pg_advisory_xact_lock_shared(%s, c) FROM ("
-                " SELECT DISTINCT c FROM unnest(%s::int[]) AS c ORDER BY c) AS companies",
-                SETTLE_COMPANY_CLASS,
-                [company_id for company_id, _number in others],
-            )
-        )
-        cr.execute(
-            SQL(
-                "SELECT pg_advisory_xact_lock(%s, k) FROM ("
-                " SELECT DISTINCT hashtext(c::text || ':' || n) & %s AS k"
-                " FROM unnest(%s::int[], %s::varchar[]) AS t(c, n) ORDER BY k) AS keys",
-                SETTLE_CLASS,
-                LOCK_BUCKETS - 1,
-                [company_id for company_id, _number in others],
-                [number for _company_id, number in others],
-            )
-        )
-        for company_id in sorted(companies):
-            self._repeat_recompute(SQL("c.company_id = %s", company_id))
-        if others:
-            self._repeat_recompute(_numbers_scope(others))
-
-    @api.model
     def _repeat_recompute(self, scope):
         """Set the flags of the incoming calls with a number that ``scope`` selects
         (a condition over phone_call aliased ``c``), each number's calls taken
@@ -465,28 +398,4 @@ def _numbers_scope(keys):
         "(c.company_id, c.client_number) IN (SELECT * FROM unnest(%s::int[], %s::varchar[]))",
         [company_id for company_id, _number in keys],
         [number for _company_id, number in keys],
-    )
-
-
-def _settle(registry, keys, companies):
-    """Run phone.call._repeat_settle in a READ COMMITTED transaction of its own,
-    again on a deadlock or a serialization failure."""
-    for attempt in range(SETTLE_TRIES):
-        try:
-            with registry.cursor() as cr:
-                # A test's cursor shares the test's transaction: left as it is.
-                if isinstance(cr, sql_db.Cursor):
-                    cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                # The committed transaction's registry: none to look up (nor wait for).
-                cr.transaction = Transaction(registry)
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env["phone.call"]._repeat_settle(keys, companies)
-            return
-        except (errors.DeadlockDetected, errors.SerializationFailure):
-            time.sleep(random.uniform(0.0, 0.05 * 2**attempt))
-    _logger.error(
-        "Repeat-call flags not settled for %d numbers and companies %s: they are set "
-        "again when those numbers call next",
-        len(keys),
-        sorted(companies),
     )

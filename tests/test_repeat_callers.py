@@ -304,6 +304,55 @@ class TestRepeatCallersConcurrently(TransactionCase):
                     number,
                 )
 
+    def pending_of(self, number):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM phone_call_repeat_pending WHERE client_number = %s", [number]
+            )
+            return cr.fetchone()[0]
+
+    def test_flags_a_dead_server_left_are_settled_by_the_scheduled_action(self):
+        """A delivery whose snapshot lacks another's call of its number settles the
+        flags after its commit; its server stops in between: the cron sets them."""
+        number = self.number(3)
+        expected = [(False, False), (True, False), (True, True)]
+        self.deliver_at_once([[self.call("s0", number, 0)]])
+        with self.registry.cursor() as late:
+            pbx = api.Environment(late, SUPERUSER_ID, {})["phone.pbx"].browse(self.pbx_id)
+            pbx.read(["token"])  # its snapshot, before the other server's call
+            self.deliver_at_once([[self.call("s1", number, 1440)]])
+            [result] = pbx._ingest([self.call("s2", number, 2 * 1440)])
+            self.assertEqual(result["result"], "created")
+            late.postcommit.clear()  # the server stops between its commit and the settling
+        with self.registry.cursor() as cr:
+            self.assertNotEqual(
+                self.flags_of(api.Environment(cr, SUPERUSER_ID, {}), number), expected
+            )
+        self.assertEqual(self.pending_of(number), 1, "noted with the calls")
+        with self.registry.cursor() as cr:
+            calls = api.Environment(cr, SUPERUSER_ID, {})["phone.call"]
+            calls._cron_repeat_settle_pending()
+            self.assertEqual(self.pending_of(number), 1, "a settling may still be under way")
+            calls._cron_repeat_settle_pending(lost_after=0)
+        with self.registry.cursor() as cr:
+            self.assertEqual(self.flags_of(api.Environment(cr, SUPERUSER_ID, {}), number), expected)
+        self.assertEqual(self.pending_of(number), 0)
+
+    def test_a_settling_after_commit_leaves_nothing_pending(self):
+        number = self.number(3)
+        self.deliver_at_once([[self.call("p0", number, 0)]])
+        with self.registry.cursor() as late:
+            pbx = api.Environment(late, SUPERUSER_ID, {})["phone.pbx"].browse(self.pbx_id)
+            pbx.read(["token"])
+            self.deliver_at_once([[self.call("p1", number, 1440)]])
+            pbx._ingest([self.call("p2", number, 2 * 1440)])
+        self.assertEqual(self.pending_of(number), 0)
+        with self.registry.cursor() as cr:
+            self.assertEqual(
+                self.flags_of(api.Environment(cr, SUPERUSER_ID, {}), number),
+                [(False, False), (True, False), (True, True)],
+            )
+
     def committed_n(self):
         with self.registry.cursor() as cr:
             cr.execute("SELECT phone_repeat_days FROM res_company WHERE id = %s", [self.company_id])
