@@ -153,6 +153,24 @@ VARIANTS = {
         {"bias": "hotwords", "beam_size": 1},
         keywords_to_engine=True,
     ),
+    "whisper-hotwords-beam10": Variant(
+        "Whisper base, no VAD, hotwords, beam 10",
+        "whisper",
+        {"bias": "hotwords", "beam_size": 10},
+        keywords_to_engine=True,
+    ),
+    "whisper-hotwords-patience2": Variant(
+        "Whisper base, no VAD, hotwords, beam patience 2",
+        "whisper",
+        {"bias": "hotwords", "options": {"patience": 2}},
+        keywords_to_engine=True,
+    ),
+    "whisper-hotwords-notimestamps": Variant(
+        "Whisper base, no VAD, hotwords, without timestamp tokens",
+        "whisper",
+        {"bias": "hotwords", "options": {"without_timestamps": True}},
+        keywords_to_engine=True,
+    ),
     "vosk": Variant("Vosk, transcript only", "vosk"),
     "vosk-grammar": Variant("Vosk + grammar (unconfirmed)", "vosk", second_listen="trust"),
     "vosk-confirm": Variant("Vosk + grammar confirmed", "vosk", second_listen="confirm"),
@@ -414,6 +432,30 @@ def prepare_flite(folder):
     return len(rows)
 
 
+def prepare_long(sources, folder, lines=10, pause="0.8"):
+    """Calls of ``lines`` consecutive clips of the data folders ``sources``
+    (made by the other --prepare options), ``pause`` seconds of silence
+    between them: what a call of a minute says, in one recording."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = [clip for source in sources for clip in load_clips(source)]
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        silence = str(Path(work, "pause.wav"))
+        subprocess.run(
+            ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", silence, "trim", "0", pause],
+            check=True,
+        )
+        for index in range(len(clips) // lines):
+            group = clips[index * lines : (index + 1) * lines]
+            sequence = [path for clip in group for path in (clip["path"], silence)][:-1]
+            name = f"long{index:02d}.wav"
+            subprocess.run(["sox", *sequence, str(folder / name)], check=True)
+            rows.append((name, " ".join(clip["text"] for clip in group)))
+    write_tsv(folder, rows, ["file", "text"])
+    return len(rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder with transcripts.tsv")
@@ -432,8 +474,17 @@ def main(argv=None):
     parser.add_argument(
         "--prepare-flite", action="store_true", help="make --data with flite's voices, then stop"
     )
+    parser.add_argument(
+        "--prepare-long",
+        metavar="FOLDERS",
+        help="make --data of one-minute calls from these comma separated data folders, then stop",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("PBX_SPEECH_THREADS", str(args.threads))
+    if args.prepare_long:
+        made = prepare_long(args.prepare_long.split(","), args.data)
+        say(f"{made} calls in {args.data}")
+        return 0
     if args.prepare_deeply:
         say(f"{prepare_deeply(args.prepare_deeply, args.data, args.set)} clips in {args.data}")
         return 0
