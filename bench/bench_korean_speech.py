@@ -135,7 +135,14 @@ VARIANTS = {
     # the addon now: no VAD, the keywords as hotwords, no second listen
     "whisper": Variant("Whisper base, no VAD, transcript only", "whisper", {"bias": None}),
     "whisper-hotwords": Variant(
-        "Whisper base, no VAD, keywords as hotwords (the addon's default)",
+        "Whisper base, no VAD, keywords as hotwords; past 30 s the VAD and no hint"
+        " (the addon's default)",
+        "whisper",
+        {"bias": "hotwords", "long_form_vad": True, "long_form_bias": None},
+        keywords_to_engine=True,
+    ),
+    "whisper-hotwords-all": Variant(
+        "Whisper base, no VAD, keywords as hotwords, also past 30 s (the addon before)",
         "whisper",
         {"bias": "hotwords"},
         keywords_to_engine=True,
@@ -176,6 +183,12 @@ VARIANTS = {
     "vosk-confirm": Variant("Vosk + grammar confirmed", "vosk", second_listen="confirm"),
     "pocketsphinx": Variant("PocketSphinx", "pocketsphinx"),
 }
+# Past one 30 s window each variant keeps its VAD and hint, unless it says
+# otherwise (the addon's default does: WhisperBackend's long_form_* options).
+for _variant in VARIANTS.values():
+    if _variant.engine == "whisper":
+        _variant.options.setdefault("long_form_vad", _variant.options.get("vad_filter", False))
+        _variant.options.setdefault("long_form_bias", _variant.options.get("bias", "hotwords"))
 DEFAULT_VARIANTS = {
     "ko": "whisper-vad,whisper-vad-grammar,whisper-vad-hotwords,whisper,whisper-hotwords,"
     "whisper-hotwords-confirm,vosk,vosk-grammar,vosk-confirm",

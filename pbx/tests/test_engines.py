@@ -110,6 +110,24 @@ def test_whisper_model_loaded_once_per_process(whisper_backend, model_cache):
     assert other.cpu_threads == 2  # another key: would be loaded apart
 
 
+def test_whisper_decodes_a_long_call_with_the_vad_and_no_hint(whisper_backend):
+    short = whisper_backend._decoding(["refund", "cancel"], whisper.WINDOW_SECONDS)
+    assert short == {"vad_filter": False, "hotwords": "refund, cancel"}
+    long = whisper_backend._decoding(["refund", "cancel"], whisper.WINDOW_SECONDS + 0.1)
+    assert long == {"vad_filter": True}
+
+
+def test_whisper_keywords_of_a_long_call_late_in_it(whisper_backend, work):
+    """Past the first 30 s window, after a long pause: still heard, and timed."""
+    parts = [REFUND, 2.0, "I will call again tomorrow.", 12.0, "Goodbye for now.", 14.0, CANCEL]
+    path = speech.sequence(parts, work / "long_call.wav", voice=ENGLISH_VOICE)
+    assert speech.duration(path) > whisper.WINDOW_SECONDS
+    transcript = whisper_backend.transcribe(path, "en", keywords=["refund", "cancel"])
+    hits = keyword_hits(transcript, ["refund", "cancel"])
+    assert [hit.keyword for hit in hits] == ["refund", "cancel"]
+    assert hits[1].start > speech.duration(path) - 5
+
+
 def test_whisper_runs_a_transcription_per_job_on_one_model(whisper_backend, model_cache):
     """The speech process's jobs each get a CTranslate2 worker; an Odoo worker one."""
     assert whisper_backend._model().model.num_workers == 1
