@@ -61,6 +61,7 @@ class PhonePbx(models.Model):
         help="One regular expression per line matching the channel names of provider trunks, "
         "e.g. ^SIP/voipgrid- or ^PJSIP/provider-. Every other channel is a desk phone.",
     )
+    trunk_patterns_missing = fields.Boolean(compute="_compute_trunk_patterns_missing")
     webhook_format = fields.Selection(
         vendors.selection(),
         default=vendors.NATIVE.key,
@@ -185,6 +186,14 @@ class PhonePbx(models.Model):
         )
         for pbx in self:
             pbx.call_count = counts.get(pbx, 0)
+
+    @api.depends("kind", "trunk_patterns")
+    def _compute_trunk_patterns_missing(self):
+        # CDRs name channels only: without the trunks' names every call is internal.
+        for pbx in self:
+            pbx.trunk_patterns_missing = (
+                pbx.kind in ("cdr_file", "cdr_database") and not pbx._trunk_regexes()
+            )
 
     @api.constrains("trunk_patterns")
     def _check_trunk_patterns(self):

@@ -1,4 +1,4 @@
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, TransactionCase, tagged
 
 from .common import make_pbx
 
@@ -42,3 +42,21 @@ class TestPbxLastDelivery(HttpCase):
         self.assertTrue(first, "a webhook delivery sets Last Delivery")
         pbx._ingest([dict(item, external_id="last-sync-2")])
         self.assertEqual(pbx.last_sync, first, "not written again within the minute")
+
+
+@tagged("post_install", "-at_install")
+class TestPbxTrunkWarning(TransactionCase):
+    def test_a_cdr_pbx_without_trunk_patterns_is_warned_about(self):
+        form = Form(self.env["phone.pbx"])
+        form.name = "CDR without trunks"
+        form.kind = "cdr_file"
+        self.assertTrue(form.trunk_patterns_missing)
+        form.trunk_patterns = "  \n"
+        self.assertTrue(form.trunk_patterns_missing, "blank lines are no pattern")
+        form.trunk_patterns = "^PJSIP/provider-"
+        self.assertFalse(form.trunk_patterns_missing)
+        form.trunk_patterns = False
+        form.kind = "asterisk_ami"  # the listener has its own trunks (listen.json)
+        self.assertFalse(form.trunk_patterns_missing)
+        form.kind = "cdr_database"
+        self.assertTrue(form.trunk_patterns_missing)
