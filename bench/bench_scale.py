@@ -34,6 +34,8 @@ import common
 from bench_ingest import Bench, ensure_odoo_python, known_national, make_call, run_odoo
 from common import EXTENSIONS, MODULE, TZ, pct, say
 
+from pbx import measures
+
 SQL_SOURCE = "bench-sql"
 BLOCK = 250_000
 HEAVY_REF = "pca-bench-heavy"
@@ -57,17 +59,7 @@ QUEUES = ("bench-support", "bench-sales", "bench-billing")
 # The queue measures the grouped reads ask for (Reporting > Queues and Service Level).
 QUEUE_AGGREGATES = [
     "__count",
-    "queue_offered_count:sum",
-    "queue_answered_count:sum",
-    "queue_answered_in_time_count:sum",
-    "queue_abandoned_count:sum",
-    "queue_short_abandon_count:sum",
-    "queue_timeout_count:sum",
-    "queue_service_level:avg",
-    "queue_asterisk_service_level:avg",
-    "queue_answer_speed_avg:avg",
-    "queue_abandon_rate:avg",
-    "queue_wait_avg:avg",
+    *(spec for spec in measures.report_aggregates() if spec.startswith("queue_")),
 ]
 
 

@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common
-from common import OUT, say
+from common import OUT, say, stop_group
 
 GIB = 1024**3
 LIMIT_SOFT = 2 * GIB  # Odoo's default limit_memory_soft
@@ -260,16 +260,6 @@ def wait_ready(url, process, timeout=180):
     return False
 
 
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 # --- one mode ---------------------------------------------------------------
 
 
@@ -410,7 +400,7 @@ def run_mode(args, odoo, work, mode, clips):
                 + (f" - {row['error'][:120]}" if row["error"] else "")
             )
     finally:
-        stop(process)
+        stop_group(process)
         answer = service.ping(speech_dir / service.SOCKET_NAME, timeout=1)
         if answer:
             os.kill(answer["pid"], signal.SIGTERM)

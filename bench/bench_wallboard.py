@@ -43,7 +43,6 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -55,8 +54,8 @@ from datetime import datetime
 from pathlib import Path
 
 import common  # first: it puts the repository on sys.path for pbx
-from bench_webhook import Odoo, db_exists, drop_db, free_port, log_lines, wait_ready
-from common import say
+from bench_webhook import Odoo, free_port, log_lines, prepare_database, wait_ready
+from common import say, stop_group
 
 from pbx.asterisk.ami import parse_bytes
 from pbx.listener.config import check_listen_config
@@ -150,27 +149,8 @@ def wait_port(port, process, timeout=120):
     return False
 
 
-def stop_group(process):
-    """SIGTERM to the server's process group (master, workers, websocket worker)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def setup_database(args, odoo):
-    exists = db_exists(args.db)
-    if exists and not args.reuse:
-        say(f"dropping database {args.db}")
-        drop_db(args.db)
-        exists = False
-    if not exists:
-        odoo.install()
-    elif not args.no_update:
-        odoo.install("-u")
+    prepare_database(args, odoo)
     token = secrets.token_urlsafe(32)
     output = odoo.shell(SETUP_SCRIPT.format(pbx_name=PBX_NAME, token=token))
     line = next((x for x in output.splitlines() if x.startswith("PCA_SETUP ")), None)

@@ -250,7 +250,9 @@ def known_number(i):
     return f"{KNOWN_PREFIX}{(i * MULT) % SPACE:07d}"
 
 
-def setup_database(args, odoo):
+def prepare_database(args, odoo):
+    """The database ``args.db`` with the addon: made (dropped first unless
+    ``--reuse``), or updated to the checkout's code unless ``--no-update``."""
     exists = db_exists(args.db)
     if exists and not args.reuse:
         say(f"dropping database {args.db}")
@@ -261,6 +263,10 @@ def setup_database(args, odoo):
     elif not args.no_update:
         # The code measured is the checkout's: the database follows it.
         odoo.install("-u")
+
+
+def setup_database(args, odoo):
+    prepare_database(args, odoo)
     token = secrets.token_urlsafe(32)
     known = [known_number(i) for i in range(1, args.known + 1)]
     script = SETUP_SCRIPT.format(

@@ -10,6 +10,7 @@ The scripts run as ``python bench/<script>.py``, so this folder is on
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,18 @@ ODOO_BATCH_OPTIONS = [
     "--max-cron-threads=0",
     "--log-level=warn",
 ]
+
+
+def stop_group(process):
+    """SIGTERM to a server started in a process group of its own (Odoo's master,
+    workers and websocket worker), SIGKILL if it is not gone within a minute."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def say(message):
