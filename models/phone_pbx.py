@@ -428,23 +428,27 @@ class PhonePbx(models.Model):
                 _logger.info("CDR pull of PBX %s left for the next run: %s", pbx.name, exc)
             self.env["ir.cron"]._commit_progress(1)
 
+    def _cdr_db_connection(self):
+        """How to reach the PBX's CDR database (where its queue log table is too)."""
+        if not self.cdr_db_host and not self.cdr_db_name:
+            raise UserError(self.env._("Set the CDR database of %s first.", self.name))
+        return {
+            "host": self.cdr_db_host,
+            "port": self.cdr_db_port,
+            "dbname": self.cdr_db_name,
+            "user": self.cdr_db_user,
+            "password": self.sudo().cdr_db_password,
+        }
+
     def _pull_cdr_database(self, limit=5000, skip_locked=False):
         """Pull the rows that ended after the watermark and ingest their calls;
         their results, or None when ``skip_locked`` and another transaction is
         pulling (:meth:`_lock_for_pull`)."""
         self.ensure_one()
-        if not self.cdr_db_host and not self.cdr_db_name:
-            raise UserError(self.env._("Set the CDR database of %s first.", self.name))
+        connection = self._cdr_db_connection()
         if not self._lock_for_pull(skip_locked):
             return None
-        source = cdr_database.CdrSource(
-            host=self.cdr_db_host,
-            port=self.cdr_db_port,
-            dbname=self.cdr_db_name,
-            user=self.cdr_db_user,
-            password=self.sudo().cdr_db_password,
-            table=self.cdr_db_table or "cdr",
-        )
+        source = cdr_database.CdrSource(**connection, table=self.cdr_db_table or "cdr")
         since = self.cdr_watermark or fields.Datetime.now() - timedelta(days=30)
         batch = source.pull(
             since=since,

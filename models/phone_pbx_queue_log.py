@@ -146,15 +146,8 @@ class PhonePbx(models.Model):
         return results
 
     def _pull_queue_log_table(self, limit=5000):
-        if not self.cdr_db_host and not self.cdr_db_name:
-            raise UserError(self.env._("Set the CDR database of %s first.", self.name))
         source = queue_log.QueueLogSource(
-            host=self.cdr_db_host,
-            port=self.cdr_db_port,
-            dbname=self.cdr_db_name,
-            user=self.cdr_db_user,
-            password=self.sudo().cdr_db_password,
-            table=self.queue_log_table or "queue_log",
+            **self._cdr_db_connection(), table=self.queue_log_table or "queue_log"
         )
         since = self.queue_log_watermark or fields.Datetime.now() - timedelta(days=30)
         pull = source.pull(

@@ -38,6 +38,34 @@ def connect(dbname):
     )
 
 
+def create_database(name, schema):
+    """A PostgreSQL database of the test's own beside Odoo's, holding ``schema``."""
+    with closing(connect("postgres")) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cr:
+            cr.execute(f'CREATE DATABASE "{name}"')
+    with closing(connect(name)) as cnx, cnx, cnx.cursor() as cr:
+        cr.execute(schema)
+
+
+def drop_database(name):
+    with closing(connect("postgres")) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cr:
+            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def cdr_db_values(name):
+    """A PBX's fields that reach the database ``name`` as Odoo reaches its own."""
+    return {
+        "cdr_db_host": config["db_host"] or "",
+        "cdr_db_port": int(config["db_port"] or 5432),
+        "cdr_db_name": name,
+        "cdr_db_user": config["db_user"] or "",
+        "cdr_db_password": config["db_password"] or "",
+    }
+
+
 @tagged("post_install", "-at_install")
 class TestCdrDatabase(TransactionCase):
     """Pulls from a real PostgreSQL CDR database that the test creates."""
@@ -46,32 +74,16 @@ class TestCdrDatabase(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.cdr_db = f"pca_cdr_{uuid.uuid4().hex[:10]}"
-        with closing(connect("postgres")) as admin:
-            admin.autocommit = True
-            with admin.cursor() as cr:
-                cr.execute(f'CREATE DATABASE "{cls.cdr_db}"')
-        cls.addClassCleanup(cls._drop_cdr_db)
-        with closing(connect(cls.cdr_db)) as cnx, cnx, cnx.cursor() as cr:
-            cr.execute(FREEPBX_CDR)
+        create_database(cls.cdr_db, FREEPBX_CDR)
+        cls.addClassCleanup(drop_database, cls.cdr_db)
         cls.env.company.country_id = cls.env.ref("base.nl")
         cls.pbx = make_pbx(
             cls.env,
             kind="cdr_database",
             trunk_patterns="^PJSIP/provider-",
-            cdr_db_host=config["db_host"] or "",
-            cdr_db_port=int(config["db_port"] or 5432),
-            cdr_db_name=cls.cdr_db,
-            cdr_db_user=config["db_user"] or "",
-            cdr_db_password=config["db_password"] or "",
+            **cdr_db_values(cls.cdr_db),
             cdr_settle_seconds=120,
         )
-
-    @classmethod
-    def _drop_cdr_db(cls):
-        with closing(connect("postgres")) as admin:
-            admin.autocommit = True
-            with admin.cursor() as cr:
-                cr.execute(f'DROP DATABASE IF EXISTS "{cls.cdr_db}" WITH (FORCE)')
 
     def setUp(self):
         super().setUp()

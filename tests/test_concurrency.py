@@ -10,10 +10,9 @@ from odoo.orm.environments import Transaction
 from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE as MAX_TRIES
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config
 
 from ..models import concurrency
-from .test_cdr_database import FREEPBX_CDR, connect
+from .test_cdr_database import FREEPBX_CDR, cdr_db_values, connect, create_database, drop_database
 
 WORKERS = 8
 
@@ -162,13 +161,9 @@ class TestConcurrentDeliveries(TransactionCase):
     def make_cdr_pbx(self):
         """A CDR-database PBX whose database holds one answered call from each number."""
         cdr_db = f"pca_cdr_race_{self.block}"
-        with closing(connect("postgres")) as admin:
-            admin.autocommit = True
-            with admin.cursor() as cr:
-                cr.execute(f'CREATE DATABASE "{cdr_db}"')
+        create_database(cdr_db, FREEPBX_CDR)
         self.addCleanup(drop_database, cdr_db)
         with closing(connect(cdr_db)) as cnx, cnx, cnx.cursor() as cr:
-            cr.execute(FREEPBX_CDR)
             cr.execute("SET TIME ZONE 'UTC'")  # the PBX's zone below
             for n in range(10):
                 cr.execute(
@@ -193,11 +188,7 @@ class TestConcurrentDeliveries(TransactionCase):
                     "kind": "cdr_database",
                     "timezone": "UTC",
                     "trunk_patterns": "^PJSIP/provider-",
-                    "cdr_db_host": config["db_host"] or "",
-                    "cdr_db_port": int(config["db_port"] or 5432),
-                    "cdr_db_name": cdr_db,
-                    "cdr_db_user": config["db_user"] or "",
-                    "cdr_db_password": config["db_password"] or "",
+                    **cdr_db_values(cdr_db),
                 }
             )
             cdr_pbx_id, cdr_source = cdr_pbx.id, cdr_pbx._source()
@@ -351,10 +342,3 @@ class TestConcurrentDeliveries(TransactionCase):
                     calls.with_context(phone_rollup=False)._read_group([], groupby, aggregates),
                     groupby,
                 )
-
-
-def drop_database(name):
-    with closing(connect("postgres")) as admin:
-        admin.autocommit = True
-        with admin.cursor() as cr:
-            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

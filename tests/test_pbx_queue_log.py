@@ -11,10 +11,10 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.orm.environments import Transaction
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config, mute_logger
+from odoo.tools import mute_logger
 
 from .common import PhoneCase, make_pbx, no_cron_commits
-from .test_cdr_database import connect
+from .test_cdr_database import cdr_db_values, connect, create_database, drop_database
 
 QUEUE_LOG_TABLE = """
 CREATE TABLE queue_log (
@@ -176,31 +176,15 @@ class TestQueueLogTable(PhoneCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.database = f"pca_qlog_{uuid.uuid4().hex[:10]}"
-        with closing(connect("postgres")) as admin:
-            admin.autocommit = True
-            with admin.cursor() as cr:
-                cr.execute(f'CREATE DATABASE "{cls.database}"')
-        cls.addClassCleanup(cls._drop_database)
-        with closing(connect(cls.database)) as cnx, cnx, cnx.cursor() as cr:
-            cr.execute(QUEUE_LOG_TABLE)
+        create_database(cls.database, QUEUE_LOG_TABLE)
+        cls.addClassCleanup(drop_database, cls.database)
         cls.pbx = make_pbx(
             cls.env,
             kind="asterisk_ami",
             timezone="UTC",
             queue_log_source="table",
-            cdr_db_host=config["db_host"] or "",
-            cdr_db_port=int(config["db_port"] or 5432),
-            cdr_db_name=cls.database,
-            cdr_db_user=config["db_user"] or "",
-            cdr_db_password=config["db_password"] or "",
+            **cdr_db_values(cls.database),
         )
-
-    @classmethod
-    def _drop_database(cls):
-        with closing(connect("postgres")) as admin:
-            admin.autocommit = True
-            with admin.cursor() as cr:
-                cr.execute(f'DROP DATABASE IF EXISTS "{cls.database}" WITH (FORCE)')
 
     def insert(self, t0, lines):
         with closing(connect(self.database)) as cnx, cnx, cnx.cursor() as cr:
