@@ -330,10 +330,12 @@ class TestRepeatCallersConcurrently(TransactionCase):
             )
         self.assertEqual(self.pending_of(number), 1, "noted with the calls")
         with self.registry.cursor() as cr:
-            calls = api.Environment(cr, SUPERUSER_ID, {})["phone.call"]
-            calls._cron_repeat_settle_pending()
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env.ref(
+                "phone_call_accounting.ir_cron_phone_repeat_settle_pending"
+            ).method_direct_trigger()
             self.assertEqual(self.pending_of(number), 1, "a settling may still be under way")
-            calls._cron_repeat_settle_pending(lost_after=0)
+            env["phone.call"]._cron_repeat_settle_pending(lost_after=0)
         with self.registry.cursor() as cr:
             self.assertEqual(self.flags_of(api.Environment(cr, SUPERUSER_ID, {}), number), expected)
         self.assertEqual(self.pending_of(number), 0)
