@@ -420,8 +420,9 @@ class PhonePbx(models.Model):
             try:
                 with self.env.cr.savepoint():
                     pbx._pull_cdr_database(skip_locked=True)
-            except cdr_database.CdrDatabaseError as exc:
-                # Keep the watermark: the next run retries from the same point.
+            except (cdr_database.CdrDatabaseError, UserError) as exc:
+                # Keep the watermark: the next run retries from the same point. A PBX
+                # not set up yet (UserError) must not stop the others' pulls.
                 _logger.warning("CDR pull of PBX %s failed: %s", pbx.name, exc)
                 pbx.last_error = str(exc)
             except ConcurrencyError as exc:

@@ -211,6 +211,23 @@ class TestCdrDatabase(TransactionCase):
         self.assertEqual(len(self.calls()), 3)
 
     @mute_logger("odoo.addons.phone_call_accounting.models.phone_pbx")
+    def test_a_pbx_not_set_up_yet_stops_no_other_pull(self):
+        self.insert(600, 30, 25, "ANSWERED", "PJSIP/provider-1", "PJSIP/201-1", "1795770000.1", 1)
+        unset = make_pbx(
+            self.env,
+            name="CDR not set up",
+            kind="cdr_database",
+            cdr_db_host=False,
+            cdr_db_name=False,
+        )
+        pulled = self.env["phone.pbx"].search([("kind", "=", "cdr_database")])
+        self.assertEqual(pulled[0], unset, "the scheduled action comes to it first")
+        with self.patch_commit():
+            self.env["phone.pbx"]._cron_pull_cdr_databases()
+        self.assertIn("Set the CDR database", unset.last_error)
+        self.assertEqual(len(self.calls()), 1, "the PBX that is set up was pulled")
+
+    @mute_logger("odoo.addons.phone_call_accounting.models.phone_pbx")
     def test_dropped_connection_retries_next_run(self):
         self.insert(600, 30, 25, "ANSWERED", "PJSIP/provider-1", "PJSIP/201-1", "1795770000.1", 1)
         self.pbx.cdr_db_name = "pca_cdr_does_not_exist"
